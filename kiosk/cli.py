@@ -1,0 +1,112 @@
+"""The `kiosk` command: one subcommand per job an operator does."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import config as config_module
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = config_module.load(args.config)
+    except config_module.ConfigError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 2
+    return args.run(args, config)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description="faceeva kiosk: a face-scoring photo booth, for fun.")
+    parser.add_argument("--config", type=Path, default=None, help="config file (default: the repo's config.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("score", help="score photo files or folders, one line (or JSON object) per photo")
+    p.add_argument("paths", nargs="+", help="image files or folders of images")
+    p.add_argument("--json", action="store_true", help="JSON Lines output, one object per photo")
+    p.set_defaults(run=_score)
+
+    p = sub.add_parser("eval", help="measure the shipped models on labelled photos")
+    p.add_argument("data", type=Path, help="folder with labels.txt + images/, or man/1..5 + woman/1..5")
+    p.add_argument("--subset", choices=("val", "all"), default="val",
+                   help="val: the validation split recorded in the manifest (default); all: every photo")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_eval)
+
+    p = sub.add_parser("config", help="check the config file, or print the commented default")
+    p.add_argument("--default", action="store_true", help="print the default config.toml")
+    p.set_defaults(run=_config)
+
+    p = sub.add_parser("train", help="train the three models from SCUT-FBP5500 or your own photo folders")
+    p.add_argument("data", type=Path, help="folder with labels.txt + images/, or man/1..5 + woman/1..5")
+    p.add_argument("--out", type=Path, default=None, help="where to write the models (default: models dir in config)")
+    p.add_argument("--epochs", type=int, default=14)
+    p.add_argument("--copies", type=int, default=6, help="cached augmented versions of each training crop")
+    p.add_argument("--limit", type=int, default=0, help="use only the first N photos (quick trials)")
+    p.add_argument("--val-fraction", type=float, default=0.15)
+    p.add_argument("--quantize", action="store_true", help="export int8 models instead of float32")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--frozen-blocks", type=int, default=14, help="MobileNetV2 blocks kept at ImageNet weights")
+    p.set_defaults(run=_train)
+    return parser
+
+
+def _train(args, config) -> int:
+    from .training.train import TrainSettings, train
+
+    out = args.out or config.models_dir
+    train(TrainSettings(data=args.data, out=out, epochs=args.epochs, copies=args.copies, limit=args.limit,
+                        val_fraction=args.val_fraction, quantize=args.quantize, seed=args.seed,
+                        frozen_blocks=args.frozen_blocks), config)
+    return 0
+
+
+def _scorer(config):
+    from .chain import ModelError
+    from .scoring import PhotoScorer
+
+    try:
+        return PhotoScorer(config)
+    except (ModelError, RuntimeError) as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return None
+
+
+def _score(args, config) -> int:
+    from .photo import list_photos
+
+    scorer = _scorer(config)
+    if scorer is None:
+        return 2
+    failed = False
+    for path in list_photos(args.paths):
+        result = scorer.score_file(path)
+        failed |= result.status == "error"
+        print(result.json() if args.json else result.line(), flush=True)
+    return 1 if failed else 0
+
+
+def _eval(args, config) -> int:
+    from .evaluation import as_json, evaluate, report, select
+
+    scorer = _scorer(config)
+    if scorer is None:
+        return 2
+    import json
+
+    training = json.loads((config.models_dir / "manifest.json").read_text()).get("training", {})
+    metrics = evaluate(scorer, select(args.data, args.subset, training))
+    print(as_json(metrics) if args.json else report(metrics))
+    return 0
+
+
+def _config(args, config) -> int:
+    if args.default:
+        print(config_module.render_default(), end="")
+    else:
+        print(f"{args.config or config_module.DEFAULT_CONFIG}: valid")
+    return 0

