@@ -119,20 +119,22 @@ class Chain:
             raise ModelError(f"the {head} model returned {value}")
         return value
 
-    def predict(self, crop_rgb: np.ndarray) -> tuple[float, float]:
-        """p_woman and the score (of the score model the gender picks) for one RGB crop."""
+    def predict(self, crops: list[np.ndarray]) -> tuple[float, float]:
+        """p_woman and score for one or more crops of the same face, averaged, so one blink or odd
+        frame does not decide: gender first, then the chosen gender's score model on each crop."""
         m = self.manifest
-        x = normalise(crop_rgb[None], m.mean, m.std)
+        inputs = [normalise(c[None], m.mean, m.std) for c in crops]
         with self._lock:
-            p_woman = self._run("gender", x)
-            score = self._run(GENDERS[int(p_woman >= 0.5)], x)
+            p_woman = float(np.mean([self._run("gender", x) for x in inputs]))
+            head = GENDERS[int(p_woman >= 0.5)]
+            score = float(np.mean([self._run(head, x) for x in inputs]))
         return p_woman, score
 
     def verdict(self, p_woman: float, score: float) -> Verdict:
-        """Gender, rank and text from (possibly averaged) model outputs."""
+        """Gender, rank and text from the model outputs."""
         gender = GENDERS[int(p_woman >= 0.5)]
         rank = rank_of(score, self.manifest.rank_boundaries[gender])
         return Verdict(gender, p_woman, score, rank, self.rank_texts[rank - 1])
 
-    def score(self, crop_rgb: np.ndarray) -> Verdict:
-        return self.verdict(*self.predict(crop_rgb))
+    def score(self, *crops: np.ndarray) -> Verdict:
+        return self.verdict(*self.predict(list(crops)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from . import config as config_module
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s", force=True)
     try:
         config = config_module.load(args.config)
     except config_module.ConfigError as exc:
@@ -23,7 +26,20 @@ def main(argv: list[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description="faceeva kiosk: a face-scoring photo booth, for fun.")
     parser.add_argument("--config", type=Path, default=None, help="config file (default: the repo's config.toml)")
+    parser.add_argument("--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run the booth (fullscreen)")
+    p.add_argument("--windowed", action="store_true", help="a window at [screen] width x height, for development")
+    p.add_argument("--camera", metavar="auto|picamera2|opencv|FILE|DIR",
+                   help="camera source, overriding [camera] source")
+    p.add_argument("--demo", action="store_true", help="no camera: a built-in scene from a public-domain portrait")
+    p.set_defaults(run=_run)
+
+    p = sub.add_parser("screenshot", help="render one booth screen headless from the demo scene to a PNG")
+    p.add_argument("--state", choices=("idle", "live", "countdown", "result"), required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(run=_screenshot)
 
     p = sub.add_parser("score", help="score photo files or folders, one line (or JSON object) per photo")
     p.add_argument("paths", nargs="+", help="image files or folders of images")
@@ -109,4 +125,35 @@ def _config(args, config) -> int:
         print(config_module.render_default(), end="")
     else:
         print(f"{args.config or config_module.DEFAULT_CONFIG}: valid")
+    return 0
+
+
+def _run(args, config) -> int:
+    import pygame
+
+    from .app import App
+    from .cameras import CameraUnavailable
+    from .chain import ModelError
+    from .fonts import FontError
+
+    source = "demo" if args.demo else (args.camera or config.camera.source)
+    try:
+        app = App(config, source, windowed=args.windowed)
+    except (FontError, ModelError, CameraUnavailable, RuntimeError, pygame.error) as exc:
+        print(f"kiosk: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    logging.getLogger("kiosk").info("booth running: camera %s, %s, trigger %s", source, app.chain.runtime,
+                                    config.booth.trigger)
+    return app.run()
+
+
+def _screenshot(args, config) -> int:
+    from .shots import screenshot
+
+    try:
+        print(screenshot(config, args.state, args.out))
+    except Exception as exc:  # one line for the operator; --verbose shows the cause in the log
+        logging.getLogger("kiosk").debug("screenshot failed", exc_info=True)
+        print(f"kiosk: screenshot failed: {exc}", file=sys.stderr)
+        return 1
     return 0

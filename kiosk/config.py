@@ -41,10 +41,15 @@ def option(default: Any, help: str, *, low=None, high=None, choices=None, length
 @dataclass(frozen=True)
 class DetectionConfig:
     scale_factor: float = option(1.1, "Haar pyramid step; smaller finds more faces but is slower.", low=1.01, high=2.0)
-    min_neighbors: int = option(4, "Haar votes a face needs; higher means fewer false faces.", low=1, high=20)
+    min_neighbors: int = option(5, "Haar votes a face needs; higher means fewer false faces.", low=1, high=20)
     min_face: float = option(0.1, "Smallest face, as a fraction of the image's shorter side.", low=0.02, high=1.0)
     max_face: float = option(1.0, "Largest face, as a fraction of the image's shorter side.", low=0.05, high=1.0)
     max_side: int = option(640, "Photos are shrunk to this longest side before detection (speed).", low=120, high=4096)
+    fallback_scale_factor: float = option(
+        1.03, "When a photo shows no face, look once more with this finer step (photos only, not live).",
+        low=1.01, high=2.0)
+    fallback_min_neighbors: int = option(
+        2, "Votes needed in that second look; 0 turns the second look off.", low=0, high=20)
     crop_margin: float = option(
         0.25, "Margin added on each side of the face box before the crop, as a fraction of the box.",
         low=0.0, high=1.0)
@@ -70,11 +75,77 @@ class ScoringConfig:
 
 
 @dataclass(frozen=True)
+class CameraConfig:
+    source: str = option("auto", 'Where frames come from: "auto" (picamera2, then OpenCV), "picamera2", '
+                         '"opencv", or a path to a photo, a folder of photos or a video (replayed in a loop).')
+    width: int = option(1280, "Width of the picture stream shown on screen.", low=160, high=4096)
+    height: int = option(720, "Height of the picture stream shown on screen.", low=120, high=3072)
+    fps: int = option(30, "Frames per second asked of the camera; the screen follows it.", low=5, high=60)
+    detect_width: int = option(320, "Width of the small greyscale frame the live face detection runs on.",
+                               low=160, high=1280)
+    opencv_index: int = option(0, "Device number for a USB webcam through OpenCV (/dev/videoN).", low=0, high=63)
+    swap_rb: bool = option(False, "Swap red and blue if faces look blue (some picamera2 firmware).")
+    autofocus: bool = option(True, "Continuous autofocus, where the camera module has it.")
+    stall_s: float = option(2.0, "Seconds without a new frame before the camera counts as lost.", low=0.2, high=60.0)
+    retry_max_s: float = option(10.0, "Longest wait between attempts to reopen a lost camera.", low=0.5, high=300.0)
+
+
+@dataclass(frozen=True)
+class ScreenConfig:
+    width: int = option(1920, "Window size for --windowed and screenshots; fullscreen uses the display's size.",
+                        low=160, high=7680)
+    height: int = option(1080, "Window height for --windowed and screenshots.", low=120, high=4320)
+    fullscreen: bool = option(True, "Fill the whole screen (false is the same as --windowed).")
+    rotation: int = option(0, "Rotate the picture clockwise for a portrait-mounted screen.", choices=(0, 90, 180, 270))
+    mirror: bool = option(True, "Show the preview mirrored, as people expect of a mirror.")
+    font: str = option("", "Path to a font with Hangul glyphs; empty means find an installed one "
+                       "(fonts-nanum, fonts-noto-cjk).")
+    allow_quit: bool = option(False, "Let Esc or Q quit the booth (leave off at events).")
+
+
+@dataclass(frozen=True)
+class BoothConfig:
+    trigger: str = option("button", "What starts a capture: the button, a steady face by itself, or both.",
+                          choices=("button", "auto", "both"))
+    countdown_s: int = option(3, "Countdown seconds after a press (0 captures at once).", low=0, high=10)
+    result_s: float = option(8.0, "Seconds the verdict stays on screen (a press returns earlier).", low=1.0, high=120.0)
+    message_s: float = option(3.0, "Seconds a short message (e.g. no face at capture) stays on screen.",
+                              low=0.5, high=30.0)
+    idle_after_s: float = option(20.0, "Seconds without a face before the how-to screen appears.", low=1.0, high=3600.0)
+    steady_s: float = option(1.0, "Seconds the same single face must hold still to count as steady.",
+                             low=0.0, high=10.0)
+    steady_min_overlap: float = option(0.5, "Overlap (intersection over union) between consecutive face boxes "
+                                       "that still counts as the same face.", low=0.05, high=1.0)
+    steady_max_size_change: float = option(0.25, "Largest change of the face box size, as a fraction, that still "
+                                           "counts as holding still.", low=0.01, high=2.0)
+    capture_frames: int = option(3, "Frames scored at capture and averaged, so one blink does not decide.",
+                                 low=1, high=10)
+    save_captures: bool = option(False, "Write captured photos to captures_dir (off: faces stay in memory only).")
+    captures_dir: str = option("/var/lib/faceeva/captures", "Folder for saved captures when save_captures is on.")
+    max_captures: int = option(200, "Most saved captures kept; the oldest are deleted first.", low=1, high=100000)
+
+
+@dataclass(frozen=True)
+class ButtonConfig:
+    gpio: bool = option(True, "Use a push button on a GPIO pin (keyboard Space/Enter and touch always work).")
+    pin: int = option(17, "BCM number of the GPIO pin the button connects to ground (header pin 11 for 17).",
+                      low=2, high=27)
+    pull_up: bool = option(True, "Use the internal pull-up (button between the pin and ground).")
+    bounce_s: float = option(0.05, "Debounce time in seconds.", low=0.0, high=1.0)
+    led_pin: int = option(-1, "BCM pin of an LED that lights when a steady face is ready; -1 for none.",
+                          low=-1, high=27)
+
+
+@dataclass(frozen=True)
 class Config:
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
     verdict: VerdictConfig = field(default_factory=VerdictConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    camera: CameraConfig = field(default_factory=CameraConfig)
+    screen: ScreenConfig = field(default_factory=ScreenConfig)
+    booth: BoothConfig = field(default_factory=BoothConfig)
+    button: ButtonConfig = field(default_factory=ButtonConfig)
 
     @property
     def models_dir(self) -> Path:
@@ -152,6 +223,8 @@ def _check(f: dataclasses.Field, where: str, value: Any, source: str) -> Any:
         raise fail()
     if kind is int and not isinstance(value, int):
         raise fail()
+    if meta["choices"] and value not in meta["choices"]:
+        raise fail()
     if value != value or (meta["low"] is not None and value < meta["low"]) or (
             meta["high"] is not None and value > meta["high"]):
         raise fail()
@@ -166,9 +239,9 @@ def describe(f: dataclasses.Field) -> str:
     if kind is tuple:
         n = meta["length"]
         return f"a list of {n} non-empty strings" if n else "a list of non-empty strings"
+    if meta["choices"]:
+        return "one of " + ", ".join(f'"{c}"' if isinstance(c, str) else str(c) for c in meta["choices"])
     if kind is str:
-        if meta["choices"]:
-            return "one of " + ", ".join(f'"{c}"' for c in meta["choices"])
         return "a string"
     noun = "a whole number" if kind is int else "a number"
     if meta["low"] is not None and meta["high"] is not None:

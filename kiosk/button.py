@@ -1,0 +1,47 @@
+"""The big push button (and its optional "ready" LED) on GPIO, through gpiozero.
+
+gpiozero calls back on its own thread, so a press only posts a pygame event; the render loop does
+the rest. A missing library, a busy or absent pin: the booth goes on with keyboard and touch, and
+the log says why.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pygame
+
+from .config import ButtonConfig
+
+log = logging.getLogger(__name__)
+PRESS = pygame.event.custom_type()
+
+
+class GpioButton:
+    def __init__(self, settings: ButtonConfig):
+        self.button = self.led = None
+        self.problem = ""
+        if not settings.gpio:
+            self.problem = "GPIO button off in config"
+            return
+        try:
+            from gpiozero import LED, Button
+
+            self.button = Button(settings.pin, pull_up=settings.pull_up, bounce_time=settings.bounce_s or None)
+            self.button.when_pressed = lambda: pygame.event.post(pygame.event.Event(PRESS))
+            if settings.led_pin >= 0:
+                self.led = LED(settings.led_pin)
+        except Exception as exc:  # ImportError, GPIOPinInUse, BadPinFactory, PinInvalidPin, ...
+            self.problem = f"GPIO{settings.pin}: {type(exc).__name__}: {exc}"
+            log.warning("GPIO button unavailable (%s); keyboard and touch still work", self.problem)
+            self.close()
+
+    def ready_light(self, on: bool) -> None:
+        if self.led is not None and self.led.is_lit != on:
+            self.led.value = on
+
+    def close(self) -> None:
+        for device in (self.button, self.led):
+            if device is not None:
+                device.close()
+        self.button = self.led = None

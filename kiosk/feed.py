@@ -1,0 +1,95 @@
+"""Keeps the latest camera frame available to the render loop, and heals a lost camera.
+
+A thread reads the camera as fast as it delivers. When reads fail or stop for `stall_s`, the feed
+reports itself down, closes the device and reopens it with growing waits (up to `retry_max_s`),
+so the screen can say "camera unavailable" and the booth comes back by itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Callable
+
+from .cameras import Camera, CameraUnavailable, Frame
+
+log = logging.getLogger(__name__)
+
+
+class CameraFeed:
+    def __init__(self, opener: Callable[[], Camera], stall_s: float, retry_max_s: float,
+                 camera: Camera | None = None):
+        self._opener = opener
+        self._camera = camera
+        self.stall_s, self.retry_max_s = stall_s, retry_max_s
+        self._lock = threading.Lock()
+        self._frame: Frame | None = None
+        self._seq = 0
+        self._last_frame_at = time.monotonic()
+        self._stop = threading.Event()
+        self.problem = ""  # why the camera is down, for logs
+        self.reconnects = 0
+        self._thread = threading.Thread(target=self._run, name="camera", daemon=True)
+
+    def start(self) -> "CameraFeed":
+        self._thread.start()
+        return self
+
+    def latest(self) -> tuple[int, Frame | None]:
+        """(sequence number, frame); the number grows by one per new frame."""
+        with self._lock:
+            return self._seq, self._frame
+
+    @property
+    def ok(self) -> bool:
+        """Frames are arriving."""
+        with self._lock:
+            return self._frame is not None and time.monotonic() - self._last_frame_at < self.stall_s
+
+    def _run(self) -> None:
+        wait = 0.5
+        while not self._stop.is_set():
+            if self._camera is None:
+                try:
+                    self._camera = self._opener()
+                    wait = 0.5
+                    if self.reconnects or self.problem:
+                        log.info("camera back: %s", self._camera.name)
+                except CameraUnavailable as exc:
+                    self._down(str(exc))
+                    self._stop.wait(wait)
+                    wait = min(wait * 2, self.retry_max_s)
+                    continue
+            try:
+                frame = self._camera.read()
+            except CameraUnavailable as exc:
+                self._down(str(exc))
+                self._close_camera()
+                self.reconnects += 1
+                continue
+            with self._lock:
+                self._frame, self._seq, self._last_frame_at = frame, self._seq + 1, time.monotonic()
+                self.problem = ""
+        self._close_camera()
+
+    def _down(self, problem: str) -> None:
+        if problem != self.problem:
+            log.warning("camera unavailable: %s", problem)
+        self.problem = problem
+
+    def _close_camera(self) -> None:
+        camera, self._camera = self._camera, None
+        if camera is not None:
+            try:
+                camera.close()
+            except Exception as exc:  # a dying device may fail to close; it is dropped either way
+                log.warning("camera close failed: %s", exc)
+
+    def stop(self, timeout: float = 1.5) -> None:
+        """Stop reading and release the camera (the thread is a daemon if a read hangs)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        if not self._thread.is_alive():
+            self._close_camera()

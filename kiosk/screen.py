@@ -1,0 +1,142 @@
+"""Drawing the booth: preview, face boxes, hints, countdown, verdict. The render loop owns pygame;
+this module only turns a `Scene` (what to show) into pixels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pygame
+import pygame.freetype
+
+from . import texts
+from .booth import Phase
+from .chain import Verdict
+from .faces import Detection, FaceBox
+from .fonts import FontFile
+from .stability import FaceState
+from .view import View
+
+BOX_COLOURS = {FaceState.SEVERAL: (230, 60, 60), FaceState.MOVING: (250, 200, 40),
+               FaceState.STEADY: (40, 210, 90)}
+RESULT_COLOUR = (255, 215, 80)
+WHITE, BLACK = (255, 255, 255), (0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Scene:
+    phase: Phase
+    frame: np.ndarray | None  # BGR picture to show (live, or the captured one on the result screen)
+    detection: Detection | None = None
+    face: FaceState = FaceState.NONE
+    countdown: int = 0
+    message: str = ""
+    verdict: Verdict | None = None
+    result_box: FaceBox | None = None
+    auto_trigger: bool = False
+
+
+class Renderer:
+    def __init__(self, display: pygame.Surface, view: View, font: FontFile):
+        self.display, self.view = display, view
+        self.canvas = display if view.rotation == 0 else pygame.Surface(view.canvas_size)
+        unit = min(view.canvas_size)
+        pygame.freetype.init()
+        self.fonts = {name: pygame.freetype.Font(font.path, max(8, round(unit * k)), font_index=font.index)
+                      for name, k in (("huge", 0.4), ("big", 0.085), ("mid", 0.05), ("small", 0.028))}
+        self._shade = pygame.Surface(view.canvas_size, pygame.SRCALPHA)
+
+    def draw(self, scene: Scene) -> None:
+        c = self.canvas
+        c.fill(BLACK)
+        if scene.phase is Phase.NO_CAMERA or scene.frame is None:
+            self._centre_lines([(texts.CAMERA_LOST, "mid", WHITE),
+                                ("camera unavailable, reconnecting", "small", (160, 160, 160))])
+        else:
+            self._picture(scene.frame)
+            getattr(self, "_" + scene.phase.name.lower())(scene)
+        if c is not self.display:
+            self.display.blit(pygame.transform.rotate(c, -self.view.rotation), (0, 0))
+
+    # One method per phase -------------------------------------------------------------------
+    def _live(self, scene: Scene) -> None:
+        self._boxes(scene)
+        hint = texts.AUTO_READY if scene.auto_trigger and scene.face is FaceState.STEADY else texts.HINTS[scene.face]
+        self._band([(hint, "mid", BOX_COLOURS.get(scene.face, WHITE))])
+
+    def _countdown(self, scene: Scene) -> None:
+        self._boxes(scene)
+        self._text(str(scene.countdown), "huge", WHITE, centre=self._centre(), outline=True)
+
+    def _scoring(self, scene: Scene) -> None:
+        self._result_box(scene)
+        self._band([(scene.message or texts.SCORING, "mid", WHITE)])
+
+    def _message(self, scene: Scene) -> None:
+        self._band([(scene.message, "mid", (250, 200, 40))])
+
+    def _result(self, scene: Scene) -> None:
+        self._result_box(scene)
+        v = scene.verdict
+        line = texts.SCORE_LINE.format(gender=texts.GENDER[v.gender], score=v.score, stars=texts.stars(v.rank))
+        self._band([(v.text, "big", RESULT_COLOUR), (line, "mid", WHITE),
+                    (texts.JUST_FOR_FUN, "small", (190, 190, 190))], height=0.34)
+
+    def _idle(self, scene: Scene) -> None:
+        self._shade.fill((0, 0, 0, 170))
+        self.canvas.blit(self._shade, (0, 0))
+        steps = texts.IDLE_STEPS_AUTO if scene.auto_trigger else texts.IDLE_STEPS
+        self._centre_lines([(texts.IDLE_TITLE, "big", RESULT_COLOUR)] + [(s, "mid", WHITE) for s in steps if s]
+                           + [(texts.JUST_FOR_FUN, "small", (190, 190, 190))])
+
+    # Pieces ---------------------------------------------------------------------------------
+    def _picture(self, frame: np.ndarray) -> None:
+        picture = self.view.picture(frame)
+        x, y, w, h = self.view.picture_rect
+        self.canvas.blit(pygame.image.frombuffer(np.ascontiguousarray(picture).tobytes(), (w, h), "BGR"), (x, y))
+
+    def _boxes(self, scene: Scene) -> None:
+        if scene.detection is None:
+            return
+        colour = BOX_COLOURS.get(scene.face)
+        for box in scene.detection.faces:
+            if colour:
+                pygame.draw.rect(self.canvas, colour, self.view.box(box), width=max(3, self.view.canvas_size[0] // 320))
+
+    def _result_box(self, scene: Scene) -> None:
+        if scene.result_box is not None:
+            pygame.draw.rect(self.canvas, RESULT_COLOUR, self.view.box(scene.result_box),
+                             width=max(3, self.view.canvas_size[0] // 240))
+
+    def _centre(self) -> tuple[int, int]:
+        cw, ch = self.view.canvas_size
+        return cw // 2, ch // 2
+
+    def _text(self, text: str, size: str, colour, centre: tuple[int, int], outline: bool = False) -> None:
+        font = self.fonts[size]
+        if outline:  # a dark halo keeps big numbers readable over any picture
+            shadow, rect = font.render(text, BLACK)
+            for dx, dy in ((-4, 0), (4, 0), (0, -4), (0, 4)):
+                self.canvas.blit(shadow, shadow.get_rect(center=(centre[0] + dx, centre[1] + dy)))
+        surface, _ = font.render(text, colour)
+        self.canvas.blit(surface, surface.get_rect(center=centre))
+
+    def _band(self, lines: list[tuple[str, str, tuple]], height: float = 0.16) -> None:
+        """Lines of text on a dark translucent band across the bottom of the canvas."""
+        cw, ch = self.view.canvas_size
+        band_h = round(ch * height)
+        self._shade.fill((0, 0, 0, 0))
+        self._shade.fill((0, 0, 0, 180), pygame.Rect(0, ch - band_h, cw, band_h))
+        self.canvas.blit(self._shade, (0, 0))
+        self._stack(lines, ch - band_h, band_h)
+
+    def _centre_lines(self, lines: list[tuple[str, str, tuple]]) -> None:
+        self._stack(lines, 0, self.view.canvas_size[1])
+
+    def _stack(self, lines: list[tuple[str, str, tuple]], top: int, height: int) -> None:
+        heights = [self.fonts[size].get_sized_height() * 1.25 for _, size, _ in lines]
+        y = top + (height - sum(heights)) / 2
+        cw = self.view.canvas_size[0]
+        for (text, size, colour), h in zip(lines, heights):
+            self._text(text, size, colour, centre=(cw // 2, round(y + h / 2)))
+            y += h

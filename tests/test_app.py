@@ -1,0 +1,231 @@
+"""The booth end to end, headless: SDL's dummy display, a file camera, gpiozero's mock pins and the
+real models and fonts."""
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from kiosk.app import App
+from kiosk.booth import Phase
+from kiosk.cameras import Camera, CameraUnavailable, make_frame
+from kiosk.config import Config
+from kiosk.fonts import FontError, checked_font, find_font, missing_glyphs
+from kiosk.stability import FaceState
+
+from .conftest import REPO
+
+os.environ["GPIOZERO_PIN_FACTORY"] = "mock"
+
+
+def config(tmp_path=None, **booth):
+    c = Config()
+    b = dataclasses.replace(c.booth, steady_s=0.2, countdown_s=0, **booth)
+    return dataclasses.replace(c, booth=b, camera=dataclasses.replace(c.camera, width=640, height=480, detect_width=640),
+                               screen=dataclasses.replace(c.screen, width=480, height=320))
+
+
+def step_until(app, condition, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out in phase {app.booth.phase}, face {app.tracker.state}"
+        app.step()
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def booth_app(request, tmp_path):
+    """App(config, source) for the test, always closed afterwards (camera and GPIO pins released)."""
+    made = []
+
+    def make(source, cfg=None):
+        app = App(cfg or config(), str(source), windowed=True)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.close()
+    from gpiozero import Device
+
+    if Device.pin_factory is not None:
+        Device.pin_factory.reset()
+
+
+def test_gpio_press_leads_to_a_result_with_the_real_models(booth_app, photo_dir):
+    app = booth_app(photo_dir / "astronaut.jpg")
+    step_until(app, lambda: app.tracker.state is FaceState.STEADY)
+    assert app.button.button is not None, app.button.problem
+    app.button.button.pin.drive_low()  # the visitor presses the big button
+    app.button.button.pin.drive_high()
+    step_until(app, lambda: app.booth.phase is Phase.RESULT)
+    v = app.booth.verdict
+    assert v.gender == "woman" and v.rank in range(1, 6) and v.text == Config().verdict.rank_texts[v.rank - 1]
+    assert 0 < app.last_press_to_result_ms < 5000
+
+
+def test_led_lights_when_a_steady_face_is_ready(booth_app, photo_dir):
+    cfg = config()
+    cfg = dataclasses.replace(cfg, button=dataclasses.replace(cfg.button, led_pin=27))
+    app = booth_app(photo_dir / "astronaut.jpg", cfg)
+    app.step()
+    assert not app.button.led.is_lit
+    step_until(app, lambda: app.tracker.state is FaceState.STEADY)
+    app.step()
+    assert app.button.led.is_lit
+
+
+@pytest.mark.parametrize("photo, face", [("blank.png", FaceState.NONE), ("two.png", FaceState.SEVERAL)])
+def test_no_single_face_at_capture_gives_a_friendly_message(booth_app, photo_dir, photo, face):
+    import pygame
+
+    from kiosk import texts
+
+    app = booth_app(photo_dir / photo)
+    step_until(app, lambda: app.seen is not None)
+    step_until(app, lambda: app.tracker.state is face)
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_SPACE))
+    step_until(app, lambda: app.booth.phase is Phase.MESSAGE)
+    assert app.booth.message == texts.CAPTURE_FAILED[face]
+    assert app.booth.verdict is None
+
+
+def test_busy_gpio_pin_leaves_keyboard_working(booth_app, photo_dir):
+    from gpiozero import Button
+
+    blocker = Button(17)  # someone else holds the pin
+    try:
+        app = booth_app(photo_dir / "astronaut.jpg")
+        assert app.button.button is None and "GPIO17" in app.button.problem
+        import pygame
+
+        step_until(app, lambda: app.tracker.state is FaceState.STEADY)
+        pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, button=1, pos=(5, 5)))
+        step_until(app, lambda: app.booth.phase is Phase.RESULT)
+    finally:
+        blocker.close()
+
+
+class FlakyCamera(Camera):
+    """Delivers a few frames, then fails; reopening fails twice (unplugged), then works again."""
+
+    def __init__(self, image, frames):
+        self.image, self.left = image, frames
+
+    def read(self):
+        time.sleep(0.01)
+        if self.left == 0:
+            raise CameraUnavailable("cable pulled")
+        self.left -= 1
+        return make_frame(self.image, 320, time.monotonic())
+
+
+def test_camera_loss_shows_the_screen_and_recovers(booth_app, astronaut_bgr, monkeypatch):
+    import kiosk.app as app_module
+
+    opens = []
+
+    def opener(*args):
+        opens.append(time.monotonic())
+        if len(opens) == 1:
+            return FlakyCamera(astronaut_bgr, 20)
+        if len(opens) <= 3:
+            raise CameraUnavailable("no camera on /dev/video0")
+        return FlakyCamera(astronaut_bgr, 10**9)
+
+    monkeypatch.setattr(app_module, "open_camera", opener)
+    cfg = config()
+    cfg = dataclasses.replace(cfg, camera=dataclasses.replace(cfg.camera, stall_s=0.3, retry_max_s=0.5))
+    app = booth_app("unused", cfg)
+    step_until(app, lambda: app.booth.phase is Phase.LIVE and app.feed.ok)
+    step_until(app, lambda: app.booth.phase is Phase.NO_CAMERA)
+    step_until(app, lambda: app.booth.phase is Phase.LIVE and app.feed.ok)
+    assert len(opens) == 4 and app.feed.reconnects == 1
+    assert opens[3] - opens[2] >= 0.45  # waited (backoff) between attempts rather than spinning
+
+
+def test_captures_stay_in_memory_unless_the_operator_turns_saving_on(booth_app, photo_dir, tmp_path):
+    import pygame
+
+    folder = tmp_path / "captures"
+    for save, expected in ((False, 0), (True, 2)):
+        cfg = config(save_captures=save, captures_dir=str(folder), max_captures=2)
+        app = booth_app(photo_dir / "astronaut.jpg", cfg)
+        for _ in range(3):
+            step_until(app, lambda: app.tracker.state is FaceState.STEADY and app.booth.phase is Phase.LIVE)
+            pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_RETURN))
+            step_until(app, lambda: app.booth.phase is Phase.RESULT)
+            pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_RETURN))
+            step_until(app, lambda: app.booth.phase is Phase.LIVE)
+            time.sleep(0.002)
+        app.close()
+        saved = len(list(folder.glob("*.jpg"))) if folder.exists() else 0
+        assert saved == expected
+
+
+def test_hangul_self_test_passes_with_the_installed_font_and_fails_without():
+    from kiosk import texts
+
+    font = checked_font("", texts.all_texts())
+    assert missing_glyphs(font, ["가나다 ★"]) == ""
+    import pygame
+
+    latin_only = os.path.join(os.path.dirname(pygame.__file__), "freesansbold.ttf")
+    with pytest.raises(FontError, match="lacks glyphs.*apt install fonts-nanum"):
+        checked_font(latin_only, texts.all_texts())
+    with pytest.raises(FontError, match="file not found"):
+        find_font("/nonexistent/font.ttf")
+
+
+def test_missing_font_stops_the_booth_with_one_line(tmp_path):
+    import pygame
+
+    cfg = tmp_path / "c.toml"
+    latin_only = os.path.join(os.path.dirname(pygame.__file__), "freesansbold.ttf")
+    cfg.write_text(f'[screen]\nfont = "{latin_only}"\n')
+    run = subprocess.run([sys.executable, "-m", "kiosk", "--config", str(cfg), "run", "--demo", "--windowed"],
+                         capture_output=True, text=True, timeout=60, env=dict(os.environ, SDL_VIDEODRIVER="dummy"))
+    assert run.returncode == 1
+    lines = [line for line in run.stderr.splitlines() if line.startswith("kiosk:")]
+    assert len(lines) == 1 and "fonts-nanum" in lines[0] and "Traceback" not in run.stderr
+
+
+def test_no_camera_says_how_to_run_the_demo(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "kiosk", "run", "--windowed", "--camera", str(tmp_path / "none")],
+                         capture_output=True, text=True, timeout=60, env=dict(os.environ, SDL_VIDEODRIVER="dummy"))
+    assert run.returncode == 1 and "Traceback" not in run.stderr
+    assert "neither auto, picamera2, opencv" in run.stderr
+
+
+def test_sigterm_ends_the_booth_cleanly_within_two_seconds():
+    env = dict(os.environ, SDL_VIDEODRIVER="dummy", GPIOZERO_PIN_FACTORY="mock")
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--demo", "--windowed"], cwd=REPO,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        for line in proc.stderr:  # wait until the booth is up
+            if "booth running" in line or time.monotonic() > deadline:
+                break
+        time.sleep(1.0)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=10)
+        assert time.monotonic() - sent < 2.0 and code == 0
+    finally:
+        proc.kill()
+
+
+@pytest.mark.parametrize("state", ["idle", "live", "countdown", "result"])
+def test_screenshots_render_each_state(tmp_path, state):
+    out = tmp_path / f"{state}.png"
+    run = subprocess.run([sys.executable, "-m", "kiosk", "screenshot", "--state", state, "--out", str(out)],
+                         capture_output=True, text=True, timeout=90, env=dict(os.environ, SDL_VIDEODRIVER="dummy"))
+    assert run.returncode == 0, run.stderr
+    image = cv2.imread(str(out))
+    assert image.shape == (1080, 1920, 3) and image.std() > 10

@@ -1,0 +1,109 @@
+"""The training pipeline end to end on a handful of photos and one short epoch (the full run is
+`kiosk train ../shared/data/scut-fbp5500-train`, documented in models/README.md)."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from kiosk.chain import Chain
+from kiosk.cli import main
+from kiosk.config import Config
+from kiosk.training.dataset import folder_samples, load_samples, scut_samples, split
+
+
+def variants(astronaut_bgr, n):
+    """Slightly different versions of one real portrait: brightness, flip, small zoom."""
+    out = []
+    for i in range(n):
+        image = cv2.convertScaleAbs(astronaut_bgr, alpha=0.9 + 0.01 * i, beta=i)
+        if i % 2:
+            image = image[:, ::-1]
+        out.append(np.ascontiguousarray(image))
+    return out
+
+
+@pytest.fixture(scope="module")
+def seed_layout(tmp_path_factory, astronaut_bgr):
+    root = tmp_path_factory.mktemp("own_photos")
+    images = iter(variants(astronaut_bgr, 20))
+    for gender in ("man", "woman"):
+        for rank in range(1, 6):
+            folder = root / gender / str(rank)
+            folder.mkdir(parents=True)
+            for k in range(2):
+                cv2.imwrite(str(folder / f"{k}.jpg"), next(images))
+    return root
+
+
+def test_seed_layout_and_scut_labels_are_read(seed_layout, tmp_path, astronaut_bgr):
+    samples = load_samples(seed_layout)
+    assert len(samples) == 20 and {s.gender for s in samples} == {0, 1}
+    assert sorted({s.score for s in samples}) == [1, 2, 3, 4, 5]
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels.txt").write_text("AF1.jpg 3.5\nCM2.jpg 2.25\n")
+    scut = scut_samples(tmp_path)
+    assert [(s.gender, s.score, s.group) for s in scut] == [(1, 3.5, "AF"), (0, 2.25, "CM")]
+    (tmp_path / "labels.txt").write_text("AF1.jpg\n")
+    with pytest.raises(SystemExit, match="labels.txt:1"):
+        scut_samples(tmp_path)
+
+
+def test_split_is_stable_stratified_and_disjoint(seed_layout):
+    samples = folder_samples(seed_layout) * 10
+    samples = [s.__class__(s.path.with_name(f"{i}.jpg"), s.gender, s.score, s.group) for i, s in enumerate(samples)]
+    train, val = split(samples, 0.2)
+    assert len(val) == 40 and not {s.path for s in train} & {s.path for s in val}
+    assert {s.group for s in val} == {s.group for s in samples}
+    assert split(list(reversed(samples)), 0.2)[1] == sorted(val, key=lambda s: val.index(s))
+
+
+def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, astronaut_bgr):
+    out = tmp_path / "models"
+    code = main(["train", str(seed_layout), "--out", str(out), "--epochs", "1", "--copies", "2",
+                 "--val-fraction", "0.5"])
+    assert code == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["training"]["train_faces"] == 10 and manifest["preprocess"]["input_size"] == 224
+    chain = Chain(out, Config().verdict.rank_texts)  # hashes checked, interpreters allocated
+    crop = cv2.resize(astronaut_bgr, (224, 224))[:, :, ::-1]
+    v = chain.score(np.ascontiguousarray(crop))
+    assert 0 <= v.p_woman <= 1 and v.rank in range(1, 6) and np.isfinite(v.score)
+
+    config = tmp_path / "c.toml"
+    config.write_text(f'[models]\ndir = "{out}"\n')
+    capsys.readouterr()
+    assert main(["--config", str(config), "eval", str(seed_layout), "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["photos"] == 10 and metrics["face_found"] == 1.0
+    assert sum(map(sum, metrics["rank_confusion"])) == 10 and abs(sum(metrics["rank_shares"]) - 1) < 1e-6
+
+
+def test_tflite_export_matches_torch():
+    import torch
+
+    from kiosk.runtime import load_runtime
+    from kiosk.training.backbone import FaceNet, mobilenet_v2_features
+    from kiosk.training.export import tflite_models
+
+    torch.manual_seed(0)
+    net = FaceNet(mobilenet_v2_features())
+    for module in net.modules():  # non-trivial BatchNorm statistics, so folding is really tested
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+    net.eval()
+    x = np.random.default_rng(0).standard_normal((64, 64, 3)).astype(np.float32)
+    expected = net(torch.from_numpy(x).permute(2, 0, 1)[None]).detach().numpy()[0]
+    models = tflite_models(net, 64, quantize=False)
+    runtime = load_runtime()
+    for i, head in enumerate(FaceNet.HEADS):
+        interpreter = runtime.interpreter(model_content=models[head])
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x[None])
+        interpreter.invoke()
+        got = float(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).reshape(-1)[0])
+        want = 1 / (1 + np.exp(-expected[0])) if head == "gender" else expected[i]
+        assert abs(got - want) < 1e-3 * max(1, abs(want)), head
