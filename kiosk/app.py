@@ -13,15 +13,21 @@ import time
 from collections import deque
 from dataclasses import dataclass
 
+import pygame
+
 from . import texts
 from .booth import Booth, Phase
+from .button import PRESS, GpioButton
 from .cameras import Frame, open_camera
 from .captures import save_capture
 from .chain import Chain
 from .config import Config
 from .faces import Detection, FaceBox, FaceDetector, FaceStatus, crop_face
 from .feed import CameraFeed
+from .live import LiveDetector
 from .fonts import checked_font
+from .notify import Notifier
+from .screen import Renderer, Scene
 from .stability import FaceState, SteadyTracker
 from .view import View
 from .worker import LatestWorker
@@ -39,16 +45,11 @@ class Seen:
 class App:
     def __init__(self, config: Config, source: str, windowed: bool = False, realtime: bool = True,
                  chain: Chain | None = None):
-        import pygame
-
-        from .button import GpioButton
-        from .screen import Renderer
-
-        self.config, self.pygame = config, pygame
+        self.config = config
         # Start-up checks first, cheapest and most likely to fail first; each raises one clear line.
         self.font = checked_font(config.screen.font, texts.all_texts() + list(config.verdict.rank_texts))
         self.chain = chain or Chain(config.models_dir, config.verdict.rank_texts, config.models.threads)
-        self.detector = FaceDetector(config.detection)
+        self.detector = LiveDetector(FaceDetector(config.detection), config.live)
         c = config.camera
         first = open_camera(source, c, realtime)  # CameraUnavailable: nothing to show, say so and exit
         try:
@@ -60,7 +61,6 @@ class App:
             raise
         self._hide_cursor()
         self.button = GpioButton(config.button)
-        self.renderer_class = Renderer
         self.view: View | None = None
         self.renderer = None
         self._ensure_renderer(c.width, c.height)
@@ -78,19 +78,19 @@ class App:
         self.stopping = False
         self.frames_shown = 0
         self.last_press_to_result_ms = 0.0
+        self.notifier = Notifier()
 
     def _open_display(self, windowed: bool):
-        pg, s = self.pygame, self.config.screen
+        s = self.config.screen
         if windowed:
-            return pg.display.set_mode((s.width, s.height))
-        return pg.display.set_mode((0, 0), pg.FULLSCREEN)
+            return pygame.display.set_mode((s.width, s.height))
+        return pygame.display.set_mode((0, 0), pygame.FULLSCREEN)
 
     def _hide_cursor(self) -> None:
         # A transparent cursor rather than set_visible(False), which breaks touch positions on some builds.
-        pg = self.pygame
         try:
-            pg.mouse.set_cursor(pg.cursors.Cursor((0, 0), pg.Surface((8, 8), pg.SRCALPHA)))
-        except pg.error:
+            pygame.mouse.set_cursor(pygame.cursors.Cursor((0, 0), pygame.Surface((8, 8), pygame.SRCALPHA)))
+        except pygame.error:
             pass
 
     # Workers ------------------------------------------------------------------------------------
@@ -111,7 +111,7 @@ class App:
     def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stop())
-        clock = self.pygame.time.Clock()
+        clock = pygame.time.Clock()
         try:
             while not self.stopping:
                 self.step()
@@ -133,19 +133,23 @@ class App:
             self.detect_worker.submit(frame)
         self._take_detection(now)
         face = self.tracker.state
-        waiting = self.booth.phase in (Phase.COUNTDOWN, Phase.SCORING)
+        before = self.booth.phase
+        waiting = before in (Phase.COUNTDOWN, Phase.SCORING)
         if self.booth.update(now, face, pressed, self.feed.ok):
             self._capture()
+        elif before is Phase.COUNTDOWN and self.booth.phase is Phase.MESSAGE:
+            log.info("visit: no capture, face state at capture: %s", face.value)
         if not waiting and self.booth.phase in (Phase.COUNTDOWN, Phase.SCORING):
             self.pressed_at = now  # the press (or auto trigger) that starts this visit
         self._take_verdict(now)
         self.button.ready_light(self.booth.phase is Phase.LIVE and face is FaceState.STEADY)
-        self._draw(frame, now)
+        self.render(now)
+        if self.feed.ok:  # a stalled camera stops the petting, and systemd restarts the booth
+            self.notifier.ready(f"booth running, camera {self.feed.camera_name}")
+            self.notifier.pet(now)
 
     def _events(self) -> bool:
-        from .button import PRESS
-
-        pg, pressed = self.pygame, False
+        pg, pressed = pygame, False
         for event in pg.event.get():
             if event.type == pg.QUIT:  # the window closed, or SDL turned a signal into QUIT
                 self.stop()
@@ -195,9 +199,9 @@ class App:
         log.info("visit: result rank=%d gender=%s score=%.2f chain_ms=%.0f press_to_result_ms=%.0f",
                  verdict.rank, verdict.gender, verdict.score, chain_ms, self.last_press_to_result_ms)
 
-    def _draw(self, frame: Frame | None, now: float) -> None:
-        from .screen import Scene
-
+    def render(self, now: float) -> None:
+        """Draw the current state (the newest frame, or the captured one on the result screen)."""
+        frame = self.feed.latest()[1]
         phase = self.booth.phase
         showing = self.captured.frame if phase in (Phase.SCORING, Phase.RESULT) and self.captured else frame
         if showing is not None:
@@ -208,7 +212,7 @@ class App:
                       self.booth.countdown_left(now) if phase is Phase.COUNTDOWN else 0,
                       self.booth.message, self.booth.verdict, result_box, self.booth.auto_starts)
         self.renderer.draw(scene)
-        self.pygame.display.flip()
+        pygame.display.flip()
         self.frames_shown += 1
 
     def _ensure_renderer(self, w: int, h: int) -> None:
@@ -217,12 +221,13 @@ class App:
             s = self.config.screen
             dw, dh = self.display.get_size()
             self.view = View(w, h, dw, dh, s.rotation, s.mirror)
-            self.renderer = self.renderer_class(self.display, self.view, self.font)
+            self.renderer = Renderer(self.display, self.view, self.font)
 
     def close(self) -> None:
         """Release the camera first (the next booth process needs it), then the rest."""
+        self.notifier.stopping()
         self.feed.stop()
         self.detect_worker.close()
         self.score_worker.close()
         self.button.close()
-        self.pygame.display.quit()
+        pygame.display.quit()

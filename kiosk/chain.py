@@ -32,6 +32,7 @@ class Manifest:
     crop_margin: float
     rank_boundaries: dict[str, tuple[float, ...]]  # per gender: 4 score cuts between ranks 1..5
     files: dict[str, dict[str, str]]  # head -> {"file": ..., "sha256": ...}
+    precision: str = "float32"
 
     @classmethod
     def read(cls, models_dir: Path) -> "Manifest":
@@ -42,7 +43,7 @@ class Manifest:
             manifest = cls(int(pre["input_size"]), tuple(pre["mean"]), tuple(pre["std"]),
                            float(pre["crop_margin"]),
                            {g: tuple(float(v) for v in data["rank_boundaries"][g]) for g in GENDERS},
-                           {h: dict(v) for h, v in data["models"].items()})
+                           {h: dict(v) for h, v in data["models"].items()}, str(data.get("precision", "float32")))
         except FileNotFoundError:
             raise ModelError(f"{path} not found; run `kiosk train` or restore models/ from git") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -18,6 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = config_module.load(args.config)
     except config_module.ConfigError as exc:
+        if args.command == "check":  # the preflight reports a broken config as one of its checks
+            return _check(args, None, str(exc))
         print(f"kiosk: {exc}", file=sys.stderr)
         return 2
     return args.run(args, config)
@@ -41,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(run=_screenshot)
 
+    p = sub.add_parser("export", help="re-export the models from OUT/checkpoint.pt (e.g. in another precision)")
+    p.add_argument("data", type=Path, help="the training data (for int8 calibration crops)")
+    p.add_argument("--out", type=Path, default=None, help="models folder holding checkpoint.pt (default: config's)")
+    p.add_argument("--precision", choices=("int8", "float"), default="int8")
+    p.set_defaults(run=_export)
+
     p = sub.add_parser("score", help="score photo files or folders, one line (or JSON object) per photo")
     p.add_argument("paths", nargs="+", help="image files or folders of images")
     p.add_argument("--json", action="store_true", help="JSON Lines output, one object per photo")
@@ -50,8 +58,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", type=Path, help="folder with labels.txt + images/, or man/1..5 + woman/1..5")
     p.add_argument("--subset", choices=("val", "all"), default="val",
                    help="val: the validation split recorded in the manifest (default); all: every photo")
+    p.add_argument("--grey", action="store_true", help="score greyscale copies (old black-and-white portraits)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_eval)
+
+    p = sub.add_parser("check", help="preflight: runtime, models, font, camera, display, GPIO, config")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--camera", default=None, help="camera source to check, overriding [camera] source")
+    p.set_defaults(run=_check)
+
+    p = sub.add_parser("bench", help="measure detection, frame, chain and press-to-result times, and the seed's way")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--frames", type=int, default=450, help="render-loop frames to time")
+    p.add_argument("--repeat", type=int, default=100, help="chain runs to time")
+    p.set_defaults(run=_bench)
+
+    p = sub.add_parser("soak", help="run the booth loop headless for a long time and check for leaks")
+    p.add_argument("--frames", type=int, default=20000)
+    p.add_argument("--cycles", type=int, default=200, help="captures that must each yield a result")
+    p.add_argument("--camera", default=None, help="photo, folder or video to replay (default: the demo portrait)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_soak)
 
     p = sub.add_parser("config", help="check the config file, or print the commented default")
     p.add_argument("--default", action="store_true", help="print the default config.toml")
@@ -60,13 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the three models from SCUT-FBP5500 or your own photo folders")
     p.add_argument("data", type=Path, help="folder with labels.txt + images/, or man/1..5 + woman/1..5")
     p.add_argument("--out", type=Path, default=None, help="where to write the models (default: models dir in config)")
-    p.add_argument("--epochs", type=int, default=14)
+    p.add_argument("--epochs", type=int, default=16)
     p.add_argument("--copies", type=int, default=6, help="cached augmented versions of each training crop")
     p.add_argument("--limit", type=int, default=0, help="use only the first N photos (quick trials)")
     p.add_argument("--val-fraction", type=float, default=0.15)
-    p.add_argument("--quantize", action="store_true", help="export int8 models instead of float32")
+    p.add_argument("--precision", choices=("int8", "float"), default="int8",
+                   help="shipped models' precision (a float32 copy always goes to OUT/float)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--frozen-blocks", type=int, default=14, help="MobileNetV2 blocks kept at ImageNet weights")
+    p.add_argument("--frozen-blocks", type=int, default=11, help="MobileNetV2 blocks kept at ImageNet weights")
     p.set_defaults(run=_train)
     return parser
 
@@ -76,7 +104,7 @@ def _train(args, config) -> int:
 
     out = args.out or config.models_dir
     train(TrainSettings(data=args.data, out=out, epochs=args.epochs, copies=args.copies, limit=args.limit,
-                        val_fraction=args.val_fraction, quantize=args.quantize, seed=args.seed,
+                        val_fraction=args.val_fraction, precision=args.precision, seed=args.seed,
                         frozen_blocks=args.frozen_blocks), config)
     return 0
 
@@ -115,7 +143,7 @@ def _eval(args, config) -> int:
     import json
 
     training = json.loads((config.models_dir / "manifest.json").read_text()).get("training", {})
-    metrics = evaluate(scorer, select(args.data, args.subset, training))
+    metrics = evaluate(scorer, select(args.data, args.subset, training), grey=args.grey)
     print(as_json(metrics) if args.json else report(metrics))
     return 0
 
@@ -156,4 +184,43 @@ def _screenshot(args, config) -> int:
         logging.getLogger("kiosk").debug("screenshot failed", exc_info=True)
         print(f"kiosk: screenshot failed: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _bench(args, config) -> int:
+    import json
+
+    from .bench import bench, report
+
+    result = bench(config, frames=args.frames, repeat=args.repeat)
+    print(json.dumps(result) if args.json else report(result))
+    return 0
+
+
+def _soak(args, config) -> int:
+    import json
+
+    from .cameras.demo import PORTRAIT
+    from .soak import soak, verdict
+
+    report = soak(config, args.camera or str(PORTRAIT), args.frames, args.cycles)
+    problems = verdict(report)
+    print(json.dumps(report) if args.json else "\n".join(f"{k}: {v}" for k, v in report.items()))
+    for problem in problems:
+        print(f"kiosk: soak failed: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def _check(args, config, config_error: str = "") -> int:
+    from .check import report, run_checks
+
+    results = run_checks(config, config_error, args.camera)
+    print(report(results, args.json))
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _export(args, config) -> int:
+    from .training.train import export_checkpoint
+
+    print(export_checkpoint(args.out or config.models_dir, args.data, args.precision, config))
     return 0

@@ -56,6 +56,20 @@ class DetectionConfig:
 
 
 @dataclass(frozen=True)
+class LiveConfig:
+    scale_factor: float = option(1.15, "Haar pyramid step for the live camera frames.", low=1.01, high=2.0)
+    min_neighbors: int = option(4, "Haar votes a live face needs.", low=1, high=20)
+    min_face: float = option(0.15, "Smallest live face, as a fraction of the detection frame's shorter side "
+                             "(a visitor close to the booth is far larger).", low=0.02, high=1.0)
+    max_face: float = option(1.0, "Largest live face, as a fraction of the detection frame's shorter side.",
+                             low=0.05, high=1.0)
+    full_every: int = option(6, "Search the whole frame every N frames (new faces); in between, only around "
+                             "the last face, which is many times cheaper.", low=1, high=60)
+    track_margin: float = option(0.5, "How far around the last face to look, as a fraction of its size.",
+                                 low=0.1, high=2.0)
+
+
+@dataclass(frozen=True)
 class ModelsConfig:
     dir: str = option("models", "Folder with manifest.json and the three .tflite models (relative to the repo).")
     threads: int = option(1, "CPU threads each TFLite interpreter may use.", low=1, high=8)
@@ -139,6 +153,7 @@ class ButtonConfig:
 @dataclass(frozen=True)
 class Config:
     detection: DetectionConfig = field(default_factory=DetectionConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
     verdict: VerdictConfig = field(default_factory=VerdictConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)

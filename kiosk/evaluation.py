@@ -6,6 +6,7 @@ import json
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from .scoring import PhotoScorer
@@ -35,9 +36,15 @@ def true_ranks(samples: list[Sample]) -> np.ndarray:
     return ranks
 
 
-def evaluate(scorer: PhotoScorer, samples: list[Sample]) -> dict:
+def as_greyscale(image: np.ndarray) -> np.ndarray:
+    """The photo as an old black-and-white print would give it."""
+    return cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
+
+
+def evaluate(scorer: PhotoScorer, samples: list[Sample], grey: bool = False) -> dict:
     started = time.perf_counter()
-    results = [scorer.score_file(str(s.path)) for s in samples]
+    transform = as_greyscale if grey else None
+    results = [scorer.score_file(str(s.path), transform) for s in samples]
     seconds = time.perf_counter() - started
     found = [i for i, r in enumerate(results) if r.status == "ok"]
     truth = np.array([samples[i].score for i in found])

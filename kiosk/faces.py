@@ -93,11 +93,16 @@ class FaceDetector:
         short = min(small.shape[:2])
         low = max(20, round(short * s.min_face))
         high = max(low, round(short * s.max_face))
+        boxes = self.search(small, scale_factor, min_neighbors, low, high)
+        return Detection(tuple(FaceBox(*(round(v / scale) for v in b.as_list())) for b in boxes))
+
+    def search(self, grey: np.ndarray, scale_factor: float, min_neighbors: int, min_px: int,
+               max_px: int) -> tuple[FaceBox, ...]:
+        """The raw cascade search on an image as given, largest face first."""
         with self._lock:
-            found = self._cascade.detectMultiScale(small, scaleFactor=scale_factor, minNeighbors=min_neighbors,
-                                                   minSize=(low, low), maxSize=(high, high))
-        boxes = tuple(FaceBox(*(round(v / scale) for v in b)) for b in found)
-        return Detection(tuple(sorted(boxes, key=lambda b: -b.area)))
+            found = self._cascade.detectMultiScale(grey, scaleFactor=scale_factor, minNeighbors=min_neighbors,
+                                                   minSize=(min_px, min_px), maxSize=(max_px, max_px))
+        return tuple(sorted((FaceBox(*map(int, b)) for b in found), key=lambda b: -b.area))
 
 
 def crop_box(box: FaceBox, margin: float) -> FaceBox:

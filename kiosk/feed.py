@@ -42,6 +42,11 @@ class CameraFeed:
             return self._seq, self._frame
 
     @property
+    def camera_name(self) -> str:
+        camera = self._camera
+        return camera.name if camera is not None else "none"
+
+    @property
     def ok(self) -> bool:
         """Frames are arriving."""
         with self._lock:

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from .chain import Chain, ModelError
 from .config import Config
 from .faces import FaceDetector, largest_face_crop
-from .photo import PhotoError, read_photo
+from .photo import Photo, PhotoError, read_photo
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,14 @@ class PhotoScorer:
         self.chain = chain or Chain(config.models_dir, config.verdict.rank_texts, config.models.threads)
         self.detector = FaceDetector(config.detection)
 
-    def score_file(self, path: str) -> PhotoResult:
+    def score_file(self, path: str, transform=None) -> PhotoResult:
+        """Score one photo file; `transform` (image -> image) lets evaluation alter it first."""
         try:
             photo = read_photo(path, self.config.scoring.max_megapixels)
         except PhotoError as exc:
             return PhotoResult(path, "error", error=str(exc))
+        if transform is not None:
+            photo = Photo(transform(photo.image), photo.scale)
         m = self.chain.manifest
         detection, crop = largest_face_crop(photo.image, self.detector, m.crop_margin, m.input_size)
         if crop is None:

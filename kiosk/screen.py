@@ -44,7 +44,8 @@ class Renderer:
         pygame.freetype.init()
         self.fonts = {name: pygame.freetype.Font(font.path, max(8, round(unit * k)), font_index=font.index)
                       for name, k in (("huge", 0.4), ("big", 0.085), ("mid", 0.05), ("small", 0.028))}
-        self._shade = pygame.Surface(view.canvas_size, pygame.SRCALPHA)
+        self._texts: dict[tuple, pygame.Surface] = {}  # the same few strings are drawn every frame
+        self._shades: dict[tuple, pygame.Surface] = {}
 
     def draw(self, scene: Scene) -> None:
         c = self.canvas
@@ -83,17 +84,16 @@ class Renderer:
                     (texts.JUST_FOR_FUN, "small", (190, 190, 190))], height=0.34)
 
     def _idle(self, scene: Scene) -> None:
-        self._shade.fill((0, 0, 0, 170))
-        self.canvas.blit(self._shade, (0, 0))
+        self.canvas.blit(self._shade(self.view.canvas_size, 170), (0, 0))
         steps = texts.IDLE_STEPS_AUTO if scene.auto_trigger else texts.IDLE_STEPS
         self._centre_lines([(texts.IDLE_TITLE, "big", RESULT_COLOUR)] + [(s, "mid", WHITE) for s in steps if s]
                            + [(texts.JUST_FOR_FUN, "small", (190, 190, 190))])
 
     # Pieces ---------------------------------------------------------------------------------
     def _picture(self, frame: np.ndarray) -> None:
-        picture = self.view.picture(frame)
+        picture = np.ascontiguousarray(self.view.picture(frame))
         x, y, w, h = self.view.picture_rect
-        self.canvas.blit(pygame.image.frombuffer(np.ascontiguousarray(picture).tobytes(), (w, h), "BGR"), (x, y))
+        self.canvas.blit(pygame.image.frombuffer(picture, (w, h), "BGR"), (x, y))  # no copy
 
     def _boxes(self, scene: Scene) -> None:
         if scene.detection is None:
@@ -112,22 +112,34 @@ class Renderer:
         cw, ch = self.view.canvas_size
         return cw // 2, ch // 2
 
+    def _rendered(self, text: str, size: str, colour) -> pygame.Surface:
+        key = (text, size, colour)
+        if key not in self._texts:
+            if len(self._texts) > 256:  # verdict lines carry scores: keep the cache bounded
+                self._texts.clear()
+            self._texts[key] = self.fonts[size].render(text, colour)[0]
+        return self._texts[key]
+
+    def _shade(self, size: tuple[int, int], alpha: int) -> pygame.Surface:
+        key = (size, alpha)
+        if key not in self._shades:
+            self._shades[key] = pygame.Surface(size, pygame.SRCALPHA)
+            self._shades[key].fill((0, 0, 0, alpha))
+        return self._shades[key]
+
     def _text(self, text: str, size: str, colour, centre: tuple[int, int], outline: bool = False) -> None:
-        font = self.fonts[size]
         if outline:  # a dark halo keeps big numbers readable over any picture
-            shadow, rect = font.render(text, BLACK)
+            shadow = self._rendered(text, size, BLACK)
             for dx, dy in ((-4, 0), (4, 0), (0, -4), (0, 4)):
                 self.canvas.blit(shadow, shadow.get_rect(center=(centre[0] + dx, centre[1] + dy)))
-        surface, _ = font.render(text, colour)
+        surface = self._rendered(text, size, colour)
         self.canvas.blit(surface, surface.get_rect(center=centre))
 
     def _band(self, lines: list[tuple[str, str, tuple]], height: float = 0.16) -> None:
         """Lines of text on a dark translucent band across the bottom of the canvas."""
         cw, ch = self.view.canvas_size
         band_h = round(ch * height)
-        self._shade.fill((0, 0, 0, 0))
-        self._shade.fill((0, 0, 0, 180), pygame.Rect(0, ch - band_h, cw, band_h))
-        self.canvas.blit(self._shade, (0, 0))
+        self.canvas.blit(self._shade((cw, band_h), 180), (0, ch - band_h))
         self._stack(lines, ch - band_h, band_h)
 
     def _centre_lines(self, lines: list[tuple[str, str, tuple]]) -> None:

@@ -29,12 +29,14 @@ def screenshot(config: Config, state: str, out: Path, timeout: float = 20.0) -> 
     try:
         _until(app, lambda: app.tracker.state is FaceState.STEADY, timeout, "a steady face")
         if state == "idle":
-            app.booth.phase = Phase.IDLE  # the demo visitor never leaves long enough; show the screen anyway
+            # The demo visitor stays too long for the idle timeout: draw that screen without letting
+            # the booth notice her (a step would take it straight back to live).
+            app.booth.phase = Phase.IDLE
         elif state in ("countdown", "result"):
             pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_SPACE))
             target = Phase.COUNTDOWN if state == "countdown" else Phase.RESULT
             _until(app, lambda: app.booth.phase is target, timeout, f"the {state} screen")
-        app.step()
+        app.render(time.monotonic())
         out.parent.mkdir(parents=True, exist_ok=True)
         pygame.image.save(app.display, str(out))
         return out

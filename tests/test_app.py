@@ -221,11 +221,19 @@ def test_sigterm_ends_the_booth_cleanly_within_two_seconds():
         proc.kill()
 
 
-@pytest.mark.parametrize("state", ["idle", "live", "countdown", "result"])
-def test_screenshots_render_each_state(tmp_path, state):
+def shoot(tmp_path, state):
     out = tmp_path / f"{state}.png"
     run = subprocess.run([sys.executable, "-m", "kiosk", "screenshot", "--state", state, "--out", str(out)],
                          capture_output=True, text=True, timeout=90, env=dict(os.environ, SDL_VIDEODRIVER="dummy"))
     assert run.returncode == 0, run.stderr
     image = cv2.imread(str(out))
     assert image.shape == (1080, 1920, 3) and image.std() > 10
+    return image
+
+
+def test_screenshots_differ_by_state(tmp_path):
+    """Each state really shows its own screen (idle is dimmed, countdown has a big number...)."""
+    images = {s: shoot(tmp_path, s) for s in ("idle", "live", "countdown", "result")}
+    assert images["idle"].mean() < images["live"].mean() * 0.7  # the dimmed attract screen
+    for a, b in (("live", "countdown"), ("live", "result"), ("countdown", "result")):
+        assert np.abs(images[a].astype(int) - images[b].astype(int)).mean() > 1, (a, b)

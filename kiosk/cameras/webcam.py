@@ -18,7 +18,13 @@ class WebCamera(Camera):
 
     def __init__(self, settings: CameraConfig):
         self.settings = settings
-        self._cap = cv2.VideoCapture(settings.opencv_index)
+        # OpenCV logs its own errors while probing a missing device; our exception says it better.
+        level = cv2.getLogLevel()
+        cv2.setLogLevel(0)  # silent
+        try:
+            self._cap = cv2.VideoCapture(settings.opencv_index, cv2.CAP_V4L2)
+        finally:
+            cv2.setLogLevel(level)
         if not self._cap.isOpened():
             raise CameraUnavailable(f"/dev/video{settings.opencv_index} did not open")
         self._cap.set(cv2.CAP_PROP_FRAME_WIDTH, settings.width)

@@ -96,7 +96,7 @@ def tflite_models(net: FaceNet, size: int, quantize: bool,
     layers = _layers(net.frozen) + _layers(net.tail)
     head_w = net.heads.weight.detach().numpy()
     head_b = net.heads.bias.detach().numpy()
-    calibration = list(calibration or [])
+    calibration = [] if calibration is None else list(calibration)
     models = {}
     for index, head in enumerate(FaceNet.HEADS):
         model = _head_function(tf, layers, size, head_w[index][:, None], head_b[index:index + 1],

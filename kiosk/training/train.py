@@ -1,7 +1,7 @@
 """`kiosk train`: Haar crops -> cached frozen MobileNetV2 features -> fine-tuned tail -> TFLite.
 
-Blocks 0..13 keep their ImageNet weights, so their output for each augmented crop is computed once
-and cached; only blocks 14..18 and the heads train. That makes a full run fit in about half an hour
+Blocks 0..10 keep their ImageNet weights, so their output for each augmented crop is computed once
+and cached; only blocks 11..18 and the heads train. That makes a full run fit in about 20 minutes
 on two CPU cores (see models/README.md).
 """
 
@@ -21,6 +21,7 @@ from ..config import Config
 from ..faces import FaceDetector, largest_face_crop
 from ..photo import PhotoError, read_photo
 from .augment import augment
+from .backbone import FROZEN_BLOCKS
 from .dataset import Sample, load_samples, split
 
 INPUT_SIZE = 224
@@ -30,15 +31,15 @@ INPUT_SIZE = 224
 class TrainSettings:
     data: Path
     out: Path
-    epochs: int = 14
+    epochs: int = 16
     copies: int = 6  # cached versions of each training crop: plain, flipped, then random augmentations
     batch: int = 32
     lr: float = 6e-4
     val_fraction: float = 0.15
     limit: int = 0  # use only this many photos (smoke tests)
-    quantize: bool = False
+    precision: str = "int8"  # of the shipped models; a float32 copy always goes to <out>/float/
     seed: int = 0
-    frozen_blocks: int = 14  # blocks 0..N-1 keep ImageNet weights and are cached
+    frozen_blocks: int = FROZEN_BLOCKS  # blocks 0..N-1 keep ImageNet weights and are cached
 
 
 def log(message: str) -> None:
@@ -78,7 +79,6 @@ def train(settings: TrainSettings, config: Config) -> dict:
     import torch
 
     from .backbone import IMAGENET_MEAN, IMAGENET_STD, FaceNet, pretrained_features
-    from .export import tflite_models, write_models
 
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
@@ -123,9 +123,8 @@ def train(settings: TrainSettings, config: Config) -> dict:
     boundaries = rank_boundaries(plain, genders)
     log(f"rank boundaries (quantiles of predicted training scores): {boundaries}")
 
-    calibration = normalise(crops[rng.choice(len(crops), min(200, len(crops)), replace=False)],
-                            IMAGENET_MEAN, IMAGENET_STD) if settings.quantize else None
-    models = tflite_models(net, INPUT_SIZE, settings.quantize, calibration)
+    settings.out.mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), settings.out / "checkpoint.pt")  # kept out of git; `kiosk export` reuses it
     manifest = {
         "preprocess": {"input_size": INPUT_SIZE, "colour": "RGB", "mean": IMAGENET_MEAN,
                        "std": IMAGENET_STD, "scale": "x/255, then (x - mean) / std",
@@ -135,11 +134,12 @@ def train(settings: TrainSettings, config: Config) -> dict:
         "training": {"data": str(settings.data), "photos": len(samples), "train_faces": len(train_set),
                      "validation_photos": len(val_set), "val_fraction": settings.val_fraction,
                      "seed": settings.seed, "frozen_blocks": settings.frozen_blocks, "epochs": settings.epochs, "copies": settings.copies,
-                     "quantized": settings.quantize, "date": datetime.date.today().isoformat(),
-                     "minutes": round((time.time() - started) / 60, 1)},
+                     "date": datetime.date.today().isoformat()},
     }
-    path = write_models(settings.out, models, manifest)
-    log(f"wrote {path} and the three models in {time.time() - started:.0f} s")
+    calibration = crops[rng.choice(len(crops), min(200, len(crops)), replace=False)]
+    path = export(net, manifest, settings.out, settings.precision, calibration)
+    log(f"wrote {path}, the three models and a float32 copy in {settings.out / 'float'} "
+        f"({(time.time() - started) / 60:.1f} min in all)")
     return {"validation": [str(s.path) for s in val_set], "manifest": path}
 
 
@@ -186,3 +186,40 @@ def rank_boundaries(outputs, genders) -> dict[str, list[float]]:
         else:
             result[name] = [round(float(q), 4) for q in np.quantile(predicted, [0.2, 0.4, 0.6, 0.8])]
     return result
+
+
+def export(net, manifest: dict, out: Path, precision: str, calibration_crops: np.ndarray) -> Path:
+    """Write the shipped models (int8 or float32) to `out` and a float32 copy to `out/float`."""
+    from .backbone import IMAGENET_MEAN, IMAGENET_STD
+    from .export import tflite_models, write_models
+
+    write_models(out / "float", tflite_models(net, INPUT_SIZE, quantize=False), dict(manifest, precision="float32"))
+    if precision == "float":
+        return write_models(out, tflite_models(net, INPUT_SIZE, quantize=False), dict(manifest, precision="float32"))
+    # int8 weights and activations, float input and output; the crops set the activation ranges.
+    calibration = normalise(calibration_crops, IMAGENET_MEAN, IMAGENET_STD)
+    return write_models(out, tflite_models(net, INPUT_SIZE, quantize=True, calibration=calibration),
+                        dict(manifest, precision="int8"))
+
+
+def export_checkpoint(out: Path, data: Path, precision: str, config: Config) -> Path:
+    """Re-export `out/checkpoint.pt` (e.g. in another precision) without training again."""
+    import json
+
+    import torch
+
+    from .backbone import FaceNet, mobilenet_v2_features
+
+    manifest = json.loads((out / "float" / "manifest.json").read_text())
+    manifest.pop("models", None)
+    manifest.pop("precision", None)
+    t = manifest["training"]
+    net = FaceNet(mobilenet_v2_features(), t["frozen_blocks"])
+    net.load_state_dict(torch.load(out / "checkpoint.pt", map_location="cpu"))
+    net.eval()
+    samples = load_samples(data)
+    train_set, _ = split(samples, t["val_fraction"], t["seed"])
+    rng = np.random.default_rng(t["seed"])
+    picked = [train_set[i] for i in rng.choice(len(train_set), min(240, len(train_set)), replace=False)]
+    crops, _ = face_crops(picked, config, INPUT_SIZE)
+    return export(net, manifest, out, precision, crops[:200])

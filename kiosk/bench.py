@@ -1,0 +1,160 @@
+"""`kiosk bench`: the booth's way and the seed's way, measured on the same work on this machine.
+
+The seed loaded the Haar cascade on every call and searched the full frame with (1.03, 6); it ran
+float32 models, looking up input details and allocating tensors on every call. The booth loads
+everything once, detects on a small greyscale frame, and runs int8 models on LiteRT.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+import cv2
+import numpy as np
+
+from .cameras import make_frame
+from .cameras.demo import DemoCamera
+from .chain import GENDERS, Chain, Manifest, normalise
+from .config import Config
+from .faces import FaceDetector, cascade_path, largest_face_crop
+from .live import LiveDetector
+from .runtime import load_runtime, native_stderr_silenced
+
+
+def _stats(ms: list[float], p95: bool = False) -> dict:
+    out = {"median": round(float(np.median(ms)), 2), "n": len(ms)}
+    if p95:
+        out["p95"] = round(float(np.percentile(ms, 95)), 2)
+    return out
+
+
+def _timed(fn, repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def booth_scenes(config: Config, count: int) -> list[np.ndarray]:
+    """640x480 frames of the demo visitor (one face, swaying), as the live loop would see them."""
+    camera = DemoCamera(dataclasses.replace(config.camera, width=640, height=480), realtime=False)
+    return [camera.render(t) for t in np.linspace(0.0, 15.9, count)]
+
+
+def bench_detect(config: Config, scenes: list[np.ndarray]) -> tuple[dict, dict]:
+    live = LiveDetector(FaceDetector(config.detection), config.live)  # as the live loop does it
+    ours = [_timed(lambda s=s: live.detect(make_frame(s, config.camera.detect_width, 0.0).grey), 1)[0]
+            for s in scenes]
+
+    def seed_way(scene):
+        cascade = cv2.CascadeClassifier(str(cascade_path()))  # the seed loaded it per call
+        cascade.detectMultiScale(cv2.cvtColor(scene, cv2.COLOR_BGR2GRAY), 1.03, 6)
+
+    seed = [_timed(lambda s=s: seed_way(s), 1)[0] for s in scenes[:12]]
+    return _stats(ours, p95=True), _stats(seed)
+
+
+def bench_chain(config: Config, crop: np.ndarray, repeat: int) -> dict:
+    chain = Chain(config.models_dir, config.verdict.rank_texts, threads=1)
+    for _ in range(5):
+        chain.score(crop)
+    return dict(_stats(_timed(lambda: chain.score(crop), repeat)), runtime=str(chain.runtime),
+                precision=chain.manifest.precision)
+
+
+def bench_seed_chain(config: Config, face_bgr: np.ndarray, repeat: int) -> dict:
+    """The seed's chain: float32 models, tflite-runtime when installed, allocate on every call."""
+    models_dir = config.models_dir / "float"
+    manifest = Manifest.read(models_dir)
+    try:
+        runtime = load_runtime("tflite-runtime")
+    except RuntimeError:
+        runtime = load_runtime()
+    with native_stderr_silenced():
+        interpreters = {head: runtime.interpreter(model_path=str(models_dir / manifest.files[head]["file"]),
+                                                  num_threads=1) for head in ("gender", *GENDERS)}
+
+    def run(head, x):
+        it = interpreters[head]
+        it.allocate_tensors()
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        return float(it.get_tensor(it.get_output_details()[0]["index"]).reshape(-1)[0])
+
+    def seed_way():
+        rgb = cv2.cvtColor(cv2.resize(face_bgr, (manifest.input_size,) * 2), cv2.COLOR_BGR2RGB)
+        x = normalise(rgb[None], manifest.mean, manifest.std)
+        p_woman = run("gender", x)
+        run(GENDERS[int(p_woman >= 0.5)], x)
+
+    with native_stderr_silenced():
+        for _ in range(3):
+            seed_way()
+    return dict(_stats(_timed(seed_way, repeat)), runtime=str(runtime), precision=manifest.precision)
+
+
+def bench_loop(config: Config, frames: int) -> tuple[dict, float]:
+    """The whole render loop, headless, with presses so the chain runs now and then."""
+    os.environ["SDL_VIDEODRIVER"] = "dummy"
+    import pygame
+
+    from .app import App
+    from .booth import Phase
+    from .stability import FaceState
+
+    config = dataclasses.replace(config, booth=dataclasses.replace(config.booth, countdown_s=0, result_s=1.0),
+                                 button=dataclasses.replace(config.button, gpio=False))
+    app = App(config, "demo", windowed=True)
+    clock = pygame.time.Clock()
+    all_ms, busy_ms, press_ms = [], [], []
+    try:
+        while len(all_ms) < frames:
+            if app.booth.phase is Phase.LIVE and app.tracker.state is FaceState.STEADY:
+                pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_SPACE))
+            shown = app.booth.phase
+            started = time.perf_counter()
+            app.step()
+            ms = (time.perf_counter() - started) * 1000
+            if app.score_worker.busy or app.booth.phase is Phase.SCORING:
+                busy_ms.append(ms)
+            if shown is not Phase.RESULT and app.booth.phase is Phase.RESULT:
+                press_ms.append(app.last_press_to_result_ms)
+            all_ms.append(ms)
+            clock.tick(config.camera.fps)
+    finally:
+        app.close()
+    frame = _stats(all_ms[30:], p95=True)  # after warm-up
+    frame["max_during_inference"] = round(max(busy_ms), 2) if busy_ms else None
+    frame["inference_frames"] = len(busy_ms)
+    return frame, round(float(np.median(press_ms)), 1) if press_ms else None
+
+
+def bench(config: Config, frames: int = 450, repeat: int = 100) -> dict:
+    scenes = booth_scenes(config, 120)
+    detect, seed_detect = bench_detect(config, scenes)
+    m = Manifest.read(config.models_dir)
+    detector = FaceDetector(config.detection)
+    _, crop = largest_face_crop(scenes[0], detector, m.crop_margin, m.input_size)
+    box = detector.detect(cv2.cvtColor(scenes[0], cv2.COLOR_BGR2GRAY)).chosen
+    face = scenes[0][box.y:box.y + box.h, box.x:box.x + box.w]  # the seed cropped the bare box
+    chain = bench_chain(config, crop, repeat)
+    seed_chain = bench_seed_chain(config, face, repeat)
+    frame, press = bench_loop(config, frames)
+    return {"detect_ms": detect, "seed_detect_ms": seed_detect, "frame_ms": frame, "chain_ms": chain,
+            "seed_chain_ms": seed_chain, "press_to_result_ms": press}
+
+
+def report(result: dict) -> str:
+    d, sd, f, c, sc = (result[k] for k in ("detect_ms", "seed_detect_ms", "frame_ms", "chain_ms", "seed_chain_ms"))
+    return "\n".join([
+        f"detect      median {d['median']} ms, p95 {d['p95']} ms   (seed's way {sd['median']} ms: "
+        f"{sd['median'] / d['median']:.0f}x)",
+        f"frame       median {f['median']} ms, p95 {f['p95']} ms, max while scoring {f['max_during_inference']} ms",
+        f"chain       median {c['median']} ms ({c['runtime']}, {c['precision']})   (seed's way {sc['median']} ms "
+        f"on {sc['runtime']}, {sc['precision']}: {sc['median'] / c['median']:.1f}x)",
+        f"press to result  {result['press_to_result_ms']} ms (countdown 0)",
+    ])

@@ -1,0 +1,132 @@
+"""`kiosk check`: the preflight an operator runs before the doors open. One line per check."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from . import texts
+from .config import Config
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    detail: str
+
+
+def check_config(config: Config | None, error: str) -> tuple[bool, str]:
+    return (False, error) if config is None else (True, "valid")
+
+
+def check_runtime(_: Config) -> tuple[bool, str]:
+    from .runtime import load_runtime
+
+    return True, str(load_runtime())
+
+
+def check_models(config: Config) -> tuple[bool, str]:
+    """Each model loads, its hash matches the manifest, and the built-in portrait scores sanely."""
+    from .cameras.demo import PORTRAIT
+    from .scoring import PhotoScorer
+
+    scorer = PhotoScorer(config)  # ModelError names the broken file
+    result = scorer.score_file(str(PORTRAIT))
+    if result.status != "ok" or result.gender != "woman" or not 1 <= result.score <= 5:
+        return False, (f"self-test on the built-in portrait gave {result.status}, {result.gender}, "
+                       f"score {result.score}; expected a woman with a score in 1-5; retrain or restore models/")
+    return True, (f"3 models in {config.models_dir}, hashes match; built-in portrait: {result.gender} "
+                  f"(p {result.p_woman:.2f}), score {result.score:.2f}, rank {result.rank}")
+
+
+def check_font(config: Config) -> tuple[bool, str]:
+    from .fonts import checked_font
+
+    font = checked_font(config.screen.font, texts.all_texts() + list(config.verdict.rank_texts))
+    return True, f"{font.path} has every Hangul glyph the booth shows"
+
+
+def check_camera(config: Config, source: str | None = None, timeout_s: float = 5.0) -> tuple[bool, str]:
+    from .cameras import open_camera
+
+    source = source or config.camera.source
+    camera = open_camera(source, config.camera)
+    try:
+        deadline = time.monotonic() + timeout_s
+        frame = camera.read()
+        while frame is None and time.monotonic() < deadline:
+            frame = camera.read()
+        h, w = frame.image.shape[:2]
+        return True, f"{camera.name} ({source}) delivers {w}x{h} frames"
+    finally:
+        camera.close()
+
+
+def check_display(_: Config) -> tuple[bool, str]:
+    import pygame
+
+    try:
+        pygame.display.init()
+        return True, f"SDL video driver {pygame.display.get_driver()} initialised"
+    finally:
+        pygame.display.quit()
+
+
+def check_gpio(config: Config) -> tuple[bool, str]:
+    b = config.button
+    if not b.gpio:
+        return True, "GPIO button off in config; keyboard and touch only"
+    from .button import GpioButton
+
+    button = GpioButton(b)
+    try:
+        if button.button is None:
+            return False, button.problem
+        return True, f"button on GPIO{b.pin} claimed ({'pull-up' if b.pull_up else 'pull-down'})"
+    finally:
+        button.close()
+
+
+def check_combinations(_: Config) -> tuple[bool, str]:
+    """Known-bad version combinations that break silently (docs/platform.md)."""
+    problems = []
+    if int(cv2.__version__.split(".")[0]) >= 5:
+        problems.append(f"OpenCV {cv2.__version__} has no Haar cascades; pip install 'opencv-python-headless<5'")
+    spec = importlib.util.find_spec("picamera2")
+    if spec and spec.origin and "dist-packages" in spec.origin and int(np.__version__.split(".")[0]) >= 2:
+        problems.append(f"numpy {np.__version__} beside apt's picamera2 (built on numpy 1.x); pip install 'numpy<2'")
+    if problems:
+        return False, "; ".join(problems)
+    return True, f"OpenCV {cv2.__version__}, numpy {np.__version__}"
+
+
+def run_checks(config: Config | None, config_error: str = "", camera: str | None = None) -> list[CheckResult]:
+    checks: list[tuple[str, Callable]] = [
+        ("config", lambda c: check_config(config, config_error)),
+        ("runtime", check_runtime), ("models", check_models), ("font", check_font),
+        ("camera", lambda c: check_camera(c, camera)), ("display", check_display), ("gpio", check_gpio),
+        ("versions", check_combinations)]
+    effective = config or Config()  # a broken config still lets the other checks run on defaults
+    results = []
+    for name, fn in checks:
+        try:
+            ok, detail = fn(effective)
+        except Exception as exc:  # each failure becomes that check's one-line detail
+            ok, detail = False, " ".join(str(exc).split()) or type(exc).__name__
+        results.append(CheckResult(name, ok, detail))
+    return results
+
+
+def report(results: list[CheckResult], as_json: bool) -> str:
+    if as_json:
+        return json.dumps({"checks": [r.__dict__ for r in results]}, ensure_ascii=False)
+    return "\n".join(f"{'✓' if r.ok else '✗'} {r.name}: {r.detail}" for r in results)
+

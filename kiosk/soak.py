@@ -1,0 +1,82 @@
+"""`kiosk soak`: the full booth loop, headless, with a replayed photo as the camera and as fast as it
+goes, pressing the button over and over. Every capture must yield a result; memory, open files and
+threads must not grow."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import time
+from pathlib import Path
+
+from .config import Config
+
+
+def resident_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def open_files() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def soak(config: Config, source: str, frames: int, cycles: int, warmup_cycles: int = 10,
+         timeout_s: float = 3600.0) -> dict:
+    os.environ["SDL_VIDEODRIVER"] = "dummy"
+    import pygame
+
+    from .app import App
+    from .booth import Phase
+    from .stability import FaceState
+
+    config = dataclasses.replace(
+        config, booth=dataclasses.replace(config.booth, countdown_s=0, steady_s=0.0, trigger="button"),
+        button=dataclasses.replace(config.button, gpio=False))
+    app = App(config, source, windowed=True, realtime=False)
+    shown = results = presses = 0
+    baseline = None
+    started = time.monotonic()
+    try:
+        while shown < frames or results < cycles:
+            if time.monotonic() - started > timeout_s:
+                raise RuntimeError(f"soak: timed out after {shown} frames and {results} results")
+            phase = app.booth.phase
+            if (phase is Phase.LIVE and app.tracker.state is FaceState.STEADY) or phase is Phase.RESULT:
+                pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_SPACE))
+                presses += phase is Phase.LIVE
+            app.step()
+            shown += 1
+            if phase is not Phase.RESULT and app.booth.phase is Phase.RESULT:
+                results += 1
+                if results == warmup_cycles:
+                    baseline = (resident_mb(), open_files(), threading.active_count())
+            if app.booth.phase is Phase.MESSAGE:
+                raise RuntimeError(f"soak: a capture gave no result ({app.booth.message})")
+        end = (resident_mb(), open_files(), threading.active_count())
+    finally:
+        app.close()
+    baseline = baseline or end
+    return {"frames": shown, "captures": presses, "results": results,
+            "seconds": round(time.monotonic() - started, 1),
+            "rss_mb": {"after_warmup": round(baseline[0], 1), "end": round(end[0], 1),
+                       "growth": round(end[0] - baseline[0], 1)},
+            "open_files": {"after_warmup": baseline[1], "end": end[1]},
+            "threads": {"after_warmup": baseline[2], "end": end[2]}}
+
+
+def verdict(report: dict, max_growth_mb: float = 10.0) -> list[str]:
+    """What the soak run did wrong (empty when it passed)."""
+    problems = []
+    if report["results"] < report["captures"] - 1:  # the last press may still be scoring at the end
+        problems.append(f"{report['captures']} captures but {report['results']} results")
+    if report["rss_mb"]["growth"] > max_growth_mb:
+        problems.append(f"resident memory grew {report['rss_mb']['growth']} MB after warm-up")
+    if report["open_files"]["end"] > report["open_files"]["after_warmup"]:
+        problems.append("open file descriptors grew")
+    if report["threads"]["end"] > report["threads"]["after_warmup"]:
+        problems.append("threads grew")
+    return problems

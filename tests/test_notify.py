@@ -1,0 +1,77 @@
+"""sd_notify: READY after the first frame, WATCHDOG only while camera frames arrive."""
+
+import dataclasses
+import os
+import socket
+import time
+
+import pytest
+
+from kiosk.notify import Notifier
+
+
+@pytest.fixture
+def notify_socket(tmp_path):
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(0.05)
+    yield path, sock
+    sock.close()
+
+
+def received(sock):
+    messages = []
+    while True:
+        try:
+            messages.append(sock.recv(4096).decode())
+        except (socket.timeout, BlockingIOError):
+            return messages
+
+
+def test_notifier_messages_and_watchdog_rate(notify_socket):
+    path, sock = notify_socket
+    n = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"})
+    n.ready("up")
+    n.ready("again")  # only once
+    for t in (0.0, 0.5, 0.99, 1.0, 1.5, 2.0):
+        n.pet(t)
+    assert received(sock) == ["READY=1\nSTATUS=up", "WATCHDOG=1", "WATCHDOG=1", "WATCHDOG=1"]
+
+
+def test_outside_systemd_nothing_is_sent():
+    n = Notifier({})
+    assert not n.send("READY=1") and n.watchdog_s == 0.0
+    assert Notifier({"NOTIFY_SOCKET": "/x", "WATCHDOG_USEC": "5", "WATCHDOG_PID": "1"}).watchdog_s == 0.0
+
+
+def test_the_booth_pets_only_while_frames_arrive(notify_socket, photo_dir, monkeypatch):
+    from kiosk.app import App
+    from kiosk.config import Config
+
+    path, sock = notify_socket
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    monkeypatch.setenv("WATCHDOG_USEC", "100000")  # 0.1 s: pets every 0.05 s
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
+    c = Config()
+    c = dataclasses.replace(c, camera=dataclasses.replace(c.camera, stall_s=0.3),
+                            button=dataclasses.replace(c.button, gpio=False),
+                            screen=dataclasses.replace(c.screen, width=320, height=240))
+    app = App(c, str(photo_dir / "astronaut.jpg"), windowed=True)
+    try:
+        deadline = time.monotonic() + 5
+        while not app.feed.ok and time.monotonic() < deadline:
+            app.step()
+        for _ in range(20):
+            app.step()
+            time.sleep(0.02)
+        messages = received(sock)
+        assert messages[0].startswith("READY=1") and messages.count("WATCHDOG=1") >= 4
+        app.feed.stop()  # the camera stops delivering
+        time.sleep(0.4)
+        for _ in range(20):
+            app.step()
+            time.sleep(0.02)
+        assert "WATCHDOG=1" not in received(sock)
+    finally:
+        app.close()
