@@ -31,7 +31,11 @@ class Photo:
 
 
 def read_photo(path: Path | str, max_megapixels: float) -> Photo:
-    """Decode a photo as upright 8-bit BGR, shrinking or refusing it above the pixel cap."""
+    """Decode a photo as upright 8-bit BGR, shrinking or refusing it above the pixel cap.
+
+    The size comes from the header first, so an oversized file is refused before it is read.
+    OpenCV then decodes from the file's bytes in memory: `imdecode` rejects a truncated JPEG,
+    where `imread` would quietly fill the missing part with grey."""
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -43,20 +47,12 @@ def read_photo(path: Path | str, max_megapixels: float) -> Photo:
         raise PhotoError("empty file")
     if size > MAX_FILE_BYTES:
         raise PhotoError(f"file too large ({size // 2**20} MiB); photos up to {MAX_FILE_BYTES // 2**20} MiB")
-    try:
-        data = np.fromfile(path, dtype=np.uint8)
-    except OSError as exc:
-        raise PhotoError(f"cannot read file: {exc.strerror or exc}") from None
-    return decode_photo(data, max_megapixels)
-
-
-def decode_photo(data: np.ndarray, max_megapixels: float) -> Photo:
-    width, height = _header_size(data)
+    width, height, is_jpeg = _header(path)
     cap = max_megapixels * 1e6
     flags = cv2.IMREAD_COLOR  # also applies EXIF orientation, converts grey/16-bit/alpha to 8-bit BGR
     scale = 1
     if width * height > cap:
-        if not _is_jpeg(data):
+        if not is_jpeg:
             raise PhotoError(f"image too large ({width}x{height} px, over {max_megapixels:g} megapixels); "
                              "shrink it first")
         # libjpeg decodes straight to 1/2, 1/4 or 1/8 size, so the full image never sits in memory.
@@ -69,11 +65,16 @@ def decode_photo(data: np.ndarray, max_megapixels: float) -> Photo:
             raise PhotoError(f"image too large ({width}x{height} px); shrink it below "
                              f"{max_megapixels * 64:g} megapixels")
     try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise PhotoError(f"cannot read file: {exc.strerror or exc}") from None
+    try:
         image = cv2.imdecode(data, flags)
     except cv2.error as exc:
         raise PhotoError(f"cannot decode image ({_one_line(exc)})") from None
+    del data
     if image is None:
-        image = _decode_with_pillow(data)
+        image = _decode_with_pillow(path)
     if image is None or image.size == 0:
         raise PhotoError("not an image OpenCV can decode (broken, truncated or unsupported format)")
     if image.dtype != np.uint8:  # Pillow fallback may give other depths
@@ -81,40 +82,30 @@ def decode_photo(data: np.ndarray, max_megapixels: float) -> Photo:
     return Photo(image, scale)
 
 
-def _header_size(data: np.ndarray) -> tuple[int, int]:
-    """Width and height from the file header, without decoding pixels (Pillow reads headers lazily)."""
+def _header(path: Path) -> tuple[int, int, bool]:
+    """Width, height and whether it is a JPEG, from the header alone (Pillow opens lazily)."""
     from PIL import Image, UnidentifiedImageError
 
     Image.MAX_IMAGE_PIXELS = None  # we apply our own cap, with our own message
     try:
-        with Image.open(_stream(data)) as im:
-            return im.size
+        with Image.open(path) as im:
+            return im.size[0], im.size[1], im.format == "JPEG"
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         # Unknown to Pillow: OpenCV may still read it; its own pixel limit guards the decode.
-        return 0, 0
+        return 0, 0, False
 
 
-def _decode_with_pillow(data: np.ndarray) -> np.ndarray | None:
+def _decode_with_pillow(path: Path) -> np.ndarray | None:
     """Formats OpenCV lacks (e.g. GIF in some builds): first frame, upright, as BGR."""
     from PIL import Image, ImageOps
 
     try:
-        with Image.open(_stream(data)) as im:
+        with Image.open(path) as im:
             im.seek(0)
             rgb = ImageOps.exif_transpose(im).convert("RGB")
             return cv2.cvtColor(np.asarray(rgb), cv2.COLOR_RGB2BGR)
     except Exception:  # Pillow raises many types for broken files; all mean "cannot decode".
         return None
-
-
-def _stream(data: np.ndarray):
-    import io
-
-    return io.BytesIO(data.tobytes())
-
-
-def _is_jpeg(data: np.ndarray) -> bool:
-    return data.size > 3 and bytes(data[:3]) == b"\xff\xd8\xff"
 
 
 def list_photos(paths: list[str]) -> list[str]:
