@@ -118,9 +118,11 @@ def test_hostile_photos_one_line_each_under_800_mb(tmp_path, astronaut_bgr):
     exif[0x0112] = 8  # stored rotated: needs a 90-degree turn
     Image.fromarray(np.ascontiguousarray(np.rot90(astronaut_bgr[:, :, ::-1], -1))).save(d / "12-exif.jpg", exif=exif)
 
-    # The scorer reports its own peak memory as it exits (RUSAGE_CHILDREN would mix in earlier tests').
-    probe = ("import resource, sys; from kiosk.cli import main; code = main(sys.argv[1:]); "
-             "print('peak_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(code)")
+    # The scorer reports its own peak as it exits: VmHWM belongs to this process image alone, while
+    # getrusage's ru_maxrss carries the parent's (pytest's) peak across fork and exec.
+    probe = ("import re, sys; from kiosk.cli import main; code = main(sys.argv[1:]); "
+             "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1); "
+             "print('peak_kb', hwm, file=sys.stderr); sys.exit(code)")
     run = subprocess.run([sys.executable, "-c", probe, "score", "--json", str(d)], capture_output=True, text=True,
                          env=ENV, timeout=300, cwd=REPO)
     peak_mb = int(run.stderr.split("peak_kb")[-1].split()[0]) / 1024
