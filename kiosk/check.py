@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import time
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -55,19 +54,32 @@ def check_font(config: Config) -> tuple[bool, str]:
 
 
 def check_camera(config: Config, source: str | None = None, timeout_s: float = 5.0) -> tuple[bool, str]:
+    """The camera opens and delivers a frame within `timeout_s` (a hung read counts as a failure)."""
     from .cameras import open_camera
 
     source = source or config.camera.source
     camera = open_camera(source, config.camera)
+    got: dict = {}
+
+    def read():
+        try:
+            got["frame"] = camera.read()
+        except Exception as exc:  # reported as this check's detail
+            got["error"] = exc
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout_s)
     try:
-        deadline = time.monotonic() + timeout_s
-        frame = camera.read()
-        while frame is None and time.monotonic() < deadline:
-            frame = camera.read()
-        h, w = frame.image.shape[:2]
-        return True, f"{camera.name} ({source}) delivers {w}x{h} frames"
+        if "frame" in got:
+            h, w = got["frame"].image.shape[:2]
+            return True, f"{camera.name} ({source}) delivers {w}x{h} frames"
+        if "error" in got:
+            return False, f"{camera.name} ({source}) opened but failed: {got['error']}"
+        return False, f"{camera.name} ({source}) opened but gave no frame within {timeout_s:g} s"
     finally:
-        camera.close()
+        if not reader.is_alive():
+            camera.close()
 
 
 def check_display(_: Config) -> tuple[bool, str]:

@@ -93,3 +93,26 @@ def test_bad_version_combinations_are_flagged(monkeypatch):
     monkeypatch.setattr("importlib.util.find_spec", lambda name: spec if name == "picamera2" else None)
     ok, detail = check_combinations(None)
     assert not ok and "numpy 2.1.0 beside apt's picamera2" in detail
+
+
+def test_a_camera_that_hangs_fails_within_the_timeout(monkeypatch):
+    import threading
+    import time
+
+    from kiosk import cameras
+    from kiosk.check import check_camera
+    from kiosk.config import Config
+
+    class Hanging(cameras.Camera):
+        name = "hanging"
+        release = threading.Event()
+
+        def read(self):
+            self.release.wait(10)
+            raise cameras.CameraUnavailable("gave up")
+
+    monkeypatch.setattr(cameras, "open_camera", lambda *a, **k: Hanging())
+    started = time.monotonic()
+    ok, detail = check_camera(Config(), "x", timeout_s=0.3)
+    Hanging.release.set()
+    assert not ok and "no frame within 0.3 s" in detail and time.monotonic() - started < 2

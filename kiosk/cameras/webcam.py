@@ -3,6 +3,8 @@ frame, so "no frame after a few tries" counts as no camera."""
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import time
 
 import cv2
@@ -19,12 +21,8 @@ class WebCamera(Camera):
     def __init__(self, settings: CameraConfig):
         self.settings = settings
         # OpenCV logs its own errors while probing a missing device; our exception says it better.
-        level = cv2.getLogLevel()
-        cv2.setLogLevel(0)  # silent
-        try:
+        with _opencv_silent():
             self._cap = cv2.VideoCapture(settings.opencv_index, cv2.CAP_V4L2)
-        finally:
-            cv2.setLogLevel(level)
         if not self._cap.isOpened():
             raise CameraUnavailable(f"/dev/video{settings.opencv_index} did not open")
         self._cap.set(cv2.CAP_PROP_FRAME_WIDTH, settings.width)
@@ -50,3 +48,22 @@ class WebCamera(Camera):
         cap, self._cap = getattr(self, "_cap", None), None
         if cap is not None:
             cap.release()
+
+
+@contextlib.contextmanager
+def _opencv_silent():
+    """OpenCV's own log level set to silent (the API moved between 4.11 and 4.12+)."""
+    try:
+        api = importlib.import_module("cv2.utils.logging")  # OpenCV >= 4.12
+    except ImportError:
+        api = cv2  # OpenCV 4.11 has the functions at the top level
+    get, set_ = getattr(api, "getLogLevel", None), getattr(api, "setLogLevel", None)
+    if get is None or set_ is None:
+        yield
+        return
+    level = get()
+    set_(0)
+    try:
+        yield
+    finally:
+        set_(level)
