@@ -59,19 +59,3 @@ class View:
         px, py, _, _ = self.picture_rect
         s = self.scale
         return round(px + x * s), round(py + box.y * s), round(box.w * s), round(box.h * s)
-
-    def to_display(self, x: float, y: float) -> tuple[float, float]:
-        """A canvas point's position on the physical display."""
-        cw, ch = self.canvas_size
-        if self.rotation == 90:
-            return ch - y, x
-        if self.rotation == 180:
-            return cw - x, ch - y
-        if self.rotation == 270:
-            return y, cw - x
-        return x, y
-
-    def display_rect(self, rect: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-        x, y, w, h = rect
-        (x0, y0), (x1, y1) = self.to_display(x, y), self.to_display(x + w, y + h)
-        return round(min(x0, x1)), round(min(y0, y1)), round(abs(x1 - x0)), round(abs(y1 - y0))

@@ -37,21 +37,34 @@ def test_box_follows_the_pixels_it_marks():
 @pytest.mark.parametrize("rotation, canvas", [(0, (1920, 1080)), (90, (1080, 1920)),
                                               (180, (1920, 1080)), (270, (1080, 1920))])
 def test_portrait_rotation_swaps_the_canvas(rotation, canvas):
-    v = View(1280, 720, 1920, 1080, rotation=rotation, mirror=True)
-    assert v.canvas_size == canvas
-    x, y, w, h = v.display_rect((0, 0, canvas[0], canvas[1]))
-    assert (x, y, w, h) == (0, 0, 1920, 1080)  # the canvas covers the display exactly
+    assert View(1280, 720, 1920, 1080, rotation=rotation, mirror=True).canvas_size == canvas
 
 
 @pytest.mark.parametrize("rotation", [0, 90, 180, 270])
-def test_rotated_points_land_where_pygame_puts_them(rotation):
+def test_drawn_box_lands_on_the_face_on_a_rotated_screen(rotation):
+    """Render a live scene: on the physical display the green box must surround the (rotated) white
+    patch that stands for the face, whatever the mounting."""
     import pygame
 
-    v = View(1280, 720, 192, 108, rotation=rotation)
-    canvas = pygame.Surface(v.canvas_size)
-    canvas.fill((0, 0, 0))
-    canvas.set_at((10, 20), (255, 0, 0))
-    display = pygame.transform.rotate(canvas, -rotation)  # what the renderer does
-    assert display.get_size() == (192, 108)
-    x, y = v.to_display(10.5, 20.5)  # the pixel's centre
-    assert display.get_at((int(x), int(y)))[:3] == (255, 0, 0)
+    from kiosk.booth import Phase
+    from kiosk.faces import Detection
+    from kiosk.fonts import find_font
+    from kiosk.screen import BOX_COLOURS, Renderer, Scene
+    from kiosk.stability import FaceState
+
+    pygame.display.init()
+    display = pygame.Surface((480, 270))
+    frame = np.zeros((270, 480, 3), np.uint8)
+    box = FaceBox(60, 40, 80, 60)  # off-centre, so every rotation and the mirror move it
+    frame[box.y + 10:box.y + box.h - 10, box.x + 10:box.x + box.w - 10] = 255
+    view = View(480, 270, 480, 270, rotation=rotation, mirror=True)
+    Renderer(display, view, find_font()).draw(
+        Scene(Phase.LIVE, frame, Detection((box,)), FaceState.STEADY))
+    pixels = pygame.surfarray.array3d(display).transpose(1, 0, 2)  # rows, columns, RGB
+    green = np.argwhere((pixels == BOX_COLOURS[FaceState.STEADY]).all(axis=2))
+    white = np.argwhere((pixels > 200).all(axis=2))
+    white = white[white[:, 0] < pixels.shape[0] * 0.8]  # leave out the hint text at the bottom
+    assert len(green) and len(white)
+    (gy0, gx0), (gy1, gx1) = green.min(axis=0), green.max(axis=0)
+    (wy0, wx0), (wy1, wx1) = white.min(axis=0), white.max(axis=0)
+    assert gy0 < wy0 and wy1 < gy1 and gx0 < wx0 and wx1 < gx1
