@@ -2,7 +2,9 @@
 
 A thread reads the camera as fast as it delivers. When reads fail or stop for `stall_s`, the feed
 reports itself down, closes the device and reopens it with growing waits (up to `retry_max_s`),
-so the screen can say "camera unavailable" and the booth comes back by itself.
+so the screen can say "camera unavailable" and the booth comes back by itself. A read that hangs
+instead of failing cannot be interrupted from here: the feed then reports itself down, the render
+loop stops petting systemd's watchdog, and systemd restarts the booth.
 """
 
 from __future__ import annotations
