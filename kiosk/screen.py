@@ -43,7 +43,7 @@ class Renderer:
         unit = min(view.canvas_size)
         pygame.freetype.init()
         self.fonts = {name: pygame.freetype.Font(font.path, max(8, round(unit * k)), font_index=font.index)
-                      for name, k in (("huge", 0.4), ("big", 0.085), ("mid", 0.05), ("small", 0.028))}
+                      for name, k in (("count", 0.2), ("big", 0.085), ("mid", 0.05), ("small", 0.028))}
         self._texts: dict[tuple, pygame.Surface] = {}  # the same few strings are drawn every frame
         self._shades: dict[tuple, pygame.Surface] = {}
 
@@ -67,7 +67,8 @@ class Renderer:
 
     def _countdown(self, scene: Scene) -> None:
         self._boxes(scene)
-        self._text(str(scene.countdown), "huge", WHITE, centre=self._centre(), outline=True)
+        # Below the face, not over it: the visitor is still framing themselves.
+        self._band([(str(scene.countdown), "count", WHITE)], height=0.24)
 
     def _scoring(self, scene: Scene) -> None:
         self._result_box(scene)
@@ -108,10 +109,6 @@ class Renderer:
             pygame.draw.rect(self.canvas, RESULT_COLOUR, self.view.box(scene.result_box),
                              width=max(3, self.view.canvas_size[0] // 240))
 
-    def _centre(self) -> tuple[int, int]:
-        cw, ch = self.view.canvas_size
-        return cw // 2, ch // 2
-
     def _rendered(self, text: str, size: str, colour) -> pygame.Surface:
         key = (text, size, colour)
         if key not in self._texts:
@@ -127,11 +124,7 @@ class Renderer:
             self._shades[key].fill((0, 0, 0, alpha))
         return self._shades[key]
 
-    def _text(self, text: str, size: str, colour, centre: tuple[int, int], outline: bool = False) -> None:
-        if outline:  # a dark halo keeps big numbers readable over any picture
-            shadow = self._rendered(text, size, BLACK)
-            for dx, dy in ((-4, 0), (4, 0), (0, -4), (0, 4)):
-                self.canvas.blit(shadow, shadow.get_rect(center=(centre[0] + dx, centre[1] + dy)))
+    def _text(self, text: str, size: str, colour, centre: tuple[int, int]) -> None:
         surface = self._rendered(text, size, colour)
         self.canvas.blit(surface, surface.get_rect(center=centre))
 
