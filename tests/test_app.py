@@ -26,7 +26,7 @@ os.environ["GPIOZERO_PIN_FACTORY"] = "mock"
 
 def config(tmp_path=None, **booth):
     c = Config()
-    b = dataclasses.replace(c.booth, steady_s=0.2, countdown_s=0, **booth)
+    b = dataclasses.replace(c.booth, **{"steady_s": 0.2, "countdown_s": 0, **booth})
     return dataclasses.replace(c, booth=b, camera=dataclasses.replace(c.camera, width=640, height=480, detect_width=640),
                                screen=dataclasses.replace(c.screen, width=480, height=320))
 
@@ -237,3 +237,37 @@ def test_screenshots_differ_by_state(tmp_path):
     assert images["idle"].mean() < images["live"].mean() * 0.7  # the dimmed attract screen
     for a, b in (("live", "countdown"), ("live", "result"), ("countdown", "result")):
         assert np.abs(images[a].astype(int) - images[b].astype(int)).mean() > 1, (a, b)
+
+
+def test_camera_lost_during_a_countdown_aborts_it_and_recovers(booth_app, astronaut_bgr, monkeypatch):
+    import pygame
+
+    import kiosk.app as app_module
+
+    opens = []
+    frames_before_failure = [10**9]
+
+    class Switchable(FlakyCamera):
+        def read(self):
+            if frames_before_failure[0] <= 0 and len(opens) == 1:
+                raise CameraUnavailable("cable pulled")
+            frames_before_failure[0] -= 1
+            return super().read()
+
+    def opener(*args):
+        opens.append(time.monotonic())
+        if len(opens) in (2, 3):
+            raise CameraUnavailable("no camera")
+        return Switchable(astronaut_bgr, 10**9)
+
+    monkeypatch.setattr(app_module, "open_camera", opener)
+    cfg = config(countdown_s=3)
+    cfg = dataclasses.replace(cfg, camera=dataclasses.replace(cfg.camera, stall_s=0.3, retry_max_s=0.5))
+    app = booth_app("unused", cfg)
+    step_until(app, lambda: app.tracker.state is FaceState.STEADY)
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_SPACE))
+    step_until(app, lambda: app.booth.phase is Phase.COUNTDOWN)
+    frames_before_failure[0] = 0  # the cable comes out mid-countdown
+    step_until(app, lambda: app.booth.phase is Phase.NO_CAMERA)
+    step_until(app, lambda: app.booth.phase is Phase.LIVE and app.feed.ok)
+    assert app.booth.verdict is None and len(opens) == 4
