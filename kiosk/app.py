@@ -6,6 +6,7 @@ Data flows one way: camera feed -> detection -> steadiness -> booth state -> sco
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -22,7 +23,7 @@ from .cameras import Frame, open_camera
 from .captures import save_capture
 from .chain import Chain
 from .config import Config
-from .faces import Detection, FaceBox, FaceDetector, FaceStatus, crop_face
+from .faces import Detection, FaceDetector, FaceStatus, crop_face
 from .feed import CameraFeed
 from .live import LiveDetector
 from .fonts import checked_font
@@ -43,12 +44,11 @@ class Seen:
 
 
 class App:
-    def __init__(self, config: Config, source: str, windowed: bool = False, realtime: bool = True,
-                 chain: Chain | None = None):
+    def __init__(self, config: Config, source: str, windowed: bool = False, realtime: bool = True):
         self.config = config
         # Start-up checks first, cheapest and most likely to fail first; each raises one clear line.
-        self.font = checked_font(config.screen.font, texts.all_texts() + list(config.verdict.rank_texts))
-        self.chain = chain or Chain(config.models_dir, config.verdict.rank_texts, config.models.threads)
+        self.font = checked_font(config.screen.font, texts.all_texts(config.verdict.rank_texts))
+        self.chain = Chain(config.models_dir, config.verdict.rank_texts, config.models.threads)
         self.detector = LiveDetector(FaceDetector(config.detection), config.live)
         c = config.camera
         first = open_camera(source, c, realtime)  # CameraUnavailable: nothing to show, say so and exit
@@ -76,7 +76,6 @@ class App:
         self.captured: Seen | None = None
         self.pressed_at = 0.0
         self.stopping = False
-        self.frames_shown = 0
         self.last_press_to_result_ms = 0.0
         self.notifier = Notifier()
 
@@ -96,9 +95,7 @@ class App:
     # Workers ------------------------------------------------------------------------------------
     def _detect(self, frame: Frame) -> Seen:
         found = self.detector.detect(frame.grey)
-        k = frame.detect_scale
-        boxes = tuple(FaceBox(round(b.x * k), round(b.y * k), round(b.w * k), round(b.h * k)) for b in found.faces)
-        return Seen(frame, Detection(boxes))
+        return Seen(frame, Detection(tuple(b.scaled(frame.detect_scale) for b in found.faces)))
 
     def _score(self, seen: list[Seen]):
         started = time.perf_counter()
@@ -131,7 +128,7 @@ class App:
         if frame is not None and seq != self.frame_seq:
             self.frame_seq = seq
             self.detect_worker.submit(frame)
-        self._take_detection(now)
+        self._take_detection()
         face = self.tracker.state
         before = self.booth.phase
         waiting = before in (Phase.COUNTDOWN, Phase.SCORING)
@@ -162,11 +159,11 @@ class App:
                 pressed = True
         return pressed
 
-    def _take_detection(self, now: float) -> None:
+    def _take_detection(self) -> None:
         done = self.detect_worker.take()
         if done is None:
             return
-        _, seen, error = done
+        seen, error = done
         if error is not None:
             log.warning("face detection failed: %s", error)
             return
@@ -188,7 +185,7 @@ class App:
         done = self.score_worker.take()
         if done is None:
             return
-        _, result, error = done
+        result, error = done
         if error is not None:
             log.error("visit: scoring failed: %s", error)
             self.booth.scored(None, now)
@@ -213,7 +210,6 @@ class App:
                       self.booth.message, self.booth.verdict, result_box, self.booth.auto_starts)
         self.renderer.draw(scene)
         pygame.display.flip()
-        self.frames_shown += 1
 
     def _ensure_renderer(self, w: int, h: int) -> None:
         """A view and renderer for frames of this size (made again if the camera's size changes)."""
@@ -231,3 +227,17 @@ class App:
         self.score_worker.close()
         self.button.close()
         pygame.display.quit()
+
+
+def headless_app(config: Config, source: str = "demo", realtime: bool = True, **booth) -> App:
+    """The booth on SDL's dummy display with the GPIO button off and `booth` settings changed:
+    for screenshots, benchmarks and soak runs."""
+    os.environ["SDL_VIDEODRIVER"] = "dummy"  # read when the display starts, not at import
+    config = dataclasses.replace(config, booth=dataclasses.replace(config.booth, **booth),
+                                 button=dataclasses.replace(config.button, gpio=False))
+    return App(config, source, windowed=True, realtime=realtime)
+
+
+def press() -> None:
+    """A visitor pressing the button (as the Space key)."""
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_SPACE))

@@ -8,7 +8,6 @@ everything once, detects on a small greyscale frame, and runs int8 models on Lit
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 
 import cv2
@@ -99,22 +98,19 @@ def bench_seed_chain(config: Config, face_bgr: np.ndarray, repeat: int) -> dict:
 
 def bench_loop(config: Config, frames: int) -> tuple[dict, float]:
     """The whole render loop, headless, with presses so the chain runs now and then."""
-    os.environ["SDL_VIDEODRIVER"] = "dummy"
     import pygame
 
-    from .app import App
+    from .app import headless_app, press
     from .booth import Phase
     from .stability import FaceState
 
-    config = dataclasses.replace(config, booth=dataclasses.replace(config.booth, countdown_s=0, result_s=1.0),
-                                 button=dataclasses.replace(config.button, gpio=False))
-    app = App(config, "demo", windowed=True)
+    app = headless_app(config, countdown_s=0, result_s=1.0)
     clock = pygame.time.Clock()
     all_ms, busy_ms, press_ms = [], [], []
     try:
         while len(all_ms) < frames:
             if app.booth.phase is Phase.LIVE and app.tracker.state is FaceState.STEADY:
-                pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_SPACE))
+                press()
             shown = app.booth.phase
             started = time.perf_counter()
             app.step()
@@ -137,9 +133,8 @@ def bench(config: Config, frames: int = 450, repeat: int = 100) -> dict:
     scenes = booth_scenes(config, 120)
     detect, seed_detect = bench_detect(config, scenes)
     m = Manifest.read(config.models_dir)
-    detector = FaceDetector(config.detection)
-    _, crop = largest_face_crop(scenes[0], detector, m.crop_margin, m.input_size)
-    box = detector.detect(cv2.cvtColor(scenes[0], cv2.COLOR_BGR2GRAY)).chosen
+    detection, crop = largest_face_crop(scenes[0], FaceDetector(config.detection), m.crop_margin, m.input_size)
+    box = detection.chosen
     face = scenes[0][box.y:box.y + box.h, box.x:box.x + box.w]  # the seed cropped the bare box
     chain = bench_chain(config, crop, repeat)
     seed_chain = bench_seed_chain(config, face, repeat)

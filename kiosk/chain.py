@@ -10,7 +10,7 @@ import bisect
 import hashlib
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ class Manifest:
     rank_boundaries: dict[str, tuple[float, ...]]  # per gender: 4 score cuts between ranks 1..5
     files: dict[str, dict[str, str]]  # head -> {"file": ..., "sha256": ...}
     precision: str = "float32"
+    training: dict = field(default_factory=dict)  # how they were trained (val split for `kiosk eval`)
 
     @classmethod
     def read(cls, models_dir: Path) -> "Manifest":
@@ -43,7 +44,8 @@ class Manifest:
             manifest = cls(int(pre["input_size"]), tuple(pre["mean"]), tuple(pre["std"]),
                            float(pre["crop_margin"]),
                            {g: tuple(float(v) for v in data["rank_boundaries"][g]) for g in GENDERS},
-                           {h: dict(v) for h, v in data["models"].items()}, str(data.get("precision", "float32")))
+                           {h: dict(v) for h, v in data["models"].items()}, str(data.get("precision", "float32")),
+                           dict(data.get("training", {})))
         except FileNotFoundError:
             raise ModelError(f"{path} not found; run `kiosk train` or restore models/ from git") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:

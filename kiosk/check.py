@@ -49,7 +49,7 @@ def check_models(config: Config) -> tuple[bool, str]:
 def check_font(config: Config) -> tuple[bool, str]:
     from .fonts import checked_font
 
-    font = checked_font(config.screen.font, texts.all_texts() + list(config.verdict.rank_texts))
+    font = checked_font(config.screen.font, texts.all_texts(config.verdict.rank_texts))
     return True, f"{font.path} has every Hangul glyph the booth shows"
 
 

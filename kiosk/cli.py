@@ -87,14 +87,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the three models from SCUT-FBP5500 or your own photo folders")
     p.add_argument("data", type=Path, help="folder with labels.txt + images/, or man/1..5 + woman/1..5")
     p.add_argument("--out", type=Path, default=None, help="where to write the models (default: models dir in config)")
-    p.add_argument("--epochs", type=int, default=16)
-    p.add_argument("--copies", type=int, default=6, help="cached augmented versions of each training crop")
-    p.add_argument("--limit", type=int, default=0, help="use only the first N photos (quick trials)")
-    p.add_argument("--val-fraction", type=float, default=0.15)
-    p.add_argument("--precision", choices=("int8", "float"), default="int8",
+    # No defaults here: TrainSettings holds them, so they are written once (see models/README.md).
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--copies", type=int, help="cached augmented versions of each training crop")
+    p.add_argument("--limit", type=int, help="use only the first N photos (quick trials)")
+    p.add_argument("--val-fraction", type=float)
+    p.add_argument("--precision", choices=("int8", "float"),
                    help="shipped models' precision (a float32 copy always goes to OUT/float)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--frozen-blocks", type=int, default=11, help="MobileNetV2 blocks kept at ImageNet weights")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--frozen-blocks", type=int, help="MobileNetV2 blocks kept at ImageNet weights")
     p.set_defaults(run=_train)
     return parser
 
@@ -102,10 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _train(args, config) -> int:
     from .training.train import TrainSettings, train
 
-    out = args.out or config.models_dir
-    train(TrainSettings(data=args.data, out=out, epochs=args.epochs, copies=args.copies, limit=args.limit,
-                        val_fraction=args.val_fraction, precision=args.precision, seed=args.seed,
-                        frozen_blocks=args.frozen_blocks), config)
+    given = {name: getattr(args, name) for name in ("epochs", "copies", "limit", "val_fraction", "precision",
+                                                    "seed", "frozen_blocks") if getattr(args, name) is not None}
+    train(TrainSettings(data=args.data, out=args.out or config.models_dir, **given), config)
     return 0
 
 
@@ -140,10 +140,7 @@ def _eval(args, config) -> int:
     scorer = _scorer(config)
     if scorer is None:
         return 2
-    import json
-
-    training = json.loads((config.models_dir / "manifest.json").read_text()).get("training", {})
-    metrics = evaluate(scorer, select(args.data, args.subset, training), grey=args.grey)
+    metrics = evaluate(scorer, select(args.data, args.subset, scorer.chain.manifest.training), grey=args.grey)
     print(as_json(metrics) if args.json else report(metrics))
     return 0
 

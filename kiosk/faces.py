@@ -37,6 +37,10 @@ class FaceBox:
     def as_list(self) -> list[int]:
         return [self.x, self.y, self.w, self.h]
 
+    def scaled(self, k: float) -> "FaceBox":
+        """The same box in an image `k` times larger."""
+        return FaceBox(round(self.x * k), round(self.y * k), round(self.w * k), round(self.h * k))
+
 
 @dataclass(frozen=True)
 class Detection:
@@ -94,7 +98,7 @@ class FaceDetector:
         low = max(20, round(short * s.min_face))
         high = max(low, round(short * s.max_face))
         boxes = self.search(small, scale_factor, min_neighbors, low, high)
-        return Detection(tuple(FaceBox(*(round(v / scale) for v in b.as_list())) for b in boxes))
+        return Detection(tuple(b.scaled(1 / scale) for b in boxes))
 
     def search(self, grey: np.ndarray, scale_factor: float, min_neighbors: int, min_px: int,
                max_px: int) -> tuple[FaceBox, ...]:

@@ -43,9 +43,9 @@ class PhotoResult:
 
 
 class PhotoScorer:
-    def __init__(self, config: Config, chain: Chain | None = None):
+    def __init__(self, config: Config):
         self.config = config
-        self.chain = chain or Chain(config.models_dir, config.verdict.rank_texts, config.models.threads)
+        self.chain = Chain(config.models_dir, config.verdict.rank_texts, config.models.threads)
         self.detector = FaceDetector(config.detection)
 
     def score_file(self, path: str, transform=None) -> PhotoResult:
@@ -64,6 +64,6 @@ class PhotoScorer:
             v = self.chain.score(crop)
         except ModelError as exc:
             return PhotoResult(path, "error", faces=len(detection.faces), error=str(exc))
-        box = [v * photo.scale for v in detection.chosen.as_list()]  # in the upright original's pixels
+        box = detection.chosen.scaled(photo.scale).as_list()  # in the upright original's pixels
         return PhotoResult(path, "ok", len(detection.faces), box, v.gender,
                            round(v.p_woman, 4), v.rank, round(v.score, 4), v.text)

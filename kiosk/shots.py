@@ -3,8 +3,6 @@ and fonts, at the configured screen size (the README's pictures come from here).
 
 from __future__ import annotations
 
-import dataclasses
-import os
 import time
 from pathlib import Path
 
@@ -12,20 +10,14 @@ from .booth import Phase
 from .config import Config
 from .stability import FaceState
 
-STATES = ("idle", "live", "countdown", "result")
-
-
 def screenshot(config: Config, state: str, out: Path, timeout: float = 20.0) -> Path:
-    os.environ["SDL_VIDEODRIVER"] = "dummy"
     import pygame
 
-    from .app import App
+    from .app import headless_app, press
 
-    booth = config.booth
-    if state == "countdown" and booth.countdown_s == 0:
-        booth = dataclasses.replace(booth, countdown_s=3)  # a zero countdown has nothing to show
-    config = dataclasses.replace(config, booth=booth, button=dataclasses.replace(config.button, gpio=False))
-    app = App(config, "demo", windowed=True)
+    # A zero countdown has nothing to show.
+    countdown = 3 if state == "countdown" and config.booth.countdown_s == 0 else config.booth.countdown_s
+    app = headless_app(config, countdown_s=countdown)
     try:
         _until(app, lambda: app.tracker.state is FaceState.STEADY, timeout, "a steady face")
         if state == "idle":
@@ -33,7 +25,7 @@ def screenshot(config: Config, state: str, out: Path, timeout: float = 20.0) -> 
             # the booth notice her (a step would take it straight back to live).
             app.booth.phase = Phase.IDLE
         elif state in ("countdown", "result"):
-            pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_SPACE))
+            press()
             target = Phase.COUNTDOWN if state == "countdown" else Phase.RESULT
             _until(app, lambda: app.booth.phase is target, timeout, f"the {state} screen")
         app.render(time.monotonic())

@@ -4,7 +4,6 @@ threads must not grow."""
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
 import time
@@ -26,17 +25,11 @@ def open_files() -> int:
 
 def soak(config: Config, source: str, frames: int, cycles: int, warmup_cycles: int = 10,
          timeout_s: float = 3600.0) -> dict:
-    os.environ["SDL_VIDEODRIVER"] = "dummy"
-    import pygame
-
-    from .app import App
+    from .app import headless_app, press
     from .booth import Phase
     from .stability import FaceState
 
-    config = dataclasses.replace(
-        config, booth=dataclasses.replace(config.booth, countdown_s=0, steady_s=0.0, trigger="button"),
-        button=dataclasses.replace(config.button, gpio=False))
-    app = App(config, source, windowed=True, realtime=False)
+    app = headless_app(config, source, realtime=False, countdown_s=0, steady_s=0.0, trigger="button")
     shown = results = presses = 0
     baseline = None
     started = time.monotonic()
@@ -46,7 +39,7 @@ def soak(config: Config, source: str, frames: int, cycles: int, warmup_cycles: i
                 raise RuntimeError(f"soak: timed out after {shown} frames and {results} results")
             phase = app.booth.phase
             if (phase is Phase.LIVE and app.tracker.state is FaceState.STEADY) or phase is Phase.RESULT:
-                pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_SPACE))
+                press()
                 presses += phase is Phase.LIVE
             app.step()
             shown += 1

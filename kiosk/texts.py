@@ -26,11 +26,11 @@ SCORE_LINE = "{gender} · 점수 {score:.2f} / 5 · {stars}"
 STAR, NO_STAR = "★", "☆"  # rank as stars: in Korean "1등급" would read as the best
 
 
-def all_texts() -> list[str]:
-    """Everything drawn on screen, for the font's Hangul self-test."""
+def all_texts(rank_texts: tuple[str, ...] = ()) -> list[str]:
+    """Everything drawn on screen (with the configured verdicts), for the font's Hangul self-test."""
     texts = [*HINTS.values(), AUTO_READY, *CAPTURE_FAILED.values(), SCORING, SCORING_FAILED, CAMERA_LOST,
              IDLE_TITLE, *IDLE_STEPS, *IDLE_STEPS_AUTO, JUST_FOR_FUN, *GENDER.values(), SCORE_LINE, STAR, NO_STAR]
-    return [t for t in texts if t]
+    return [t for t in [*texts, *rank_texts] if t]
 
 
 def stars(rank: int) -> str:

@@ -14,28 +14,25 @@ class LatestWorker:
     def __init__(self, name: str, work: Callable[[Any], Any]):
         self._work = work
         self._cond = threading.Condition()
-        self._job: tuple[int, Any] | None = None
-        self._result: tuple[int, Any, BaseException | None] | None = None
-        self._ids = 0
+        self._job: Any = None  # the newest job not yet started (jobs are never None)
+        self._result: tuple[Any, BaseException | None] | None = None
         self._closed = False
         self._running = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, job: Any) -> int:
+    def submit(self, job: Any) -> None:
         with self._cond:
-            self._ids += 1
-            self._job = (self._ids, job)
+            self._job = job
             self._cond.notify()
-            return self._ids
 
     @property
     def busy(self) -> bool:
         with self._cond:
             return self._job is not None or self._running
 
-    def take(self) -> tuple[int, Any, BaseException | None] | None:
-        """The newest finished (job id, result, error), once; None if nothing new."""
+    def take(self) -> tuple[Any, BaseException | None] | None:
+        """The newest finished (result, error), once; None if nothing new."""
         with self._cond:
             result, self._result = self._result, None
             return result
@@ -47,21 +44,16 @@ class LatestWorker:
                     self._cond.wait()
                 if self._closed:
                     return
-                (job_id, job), self._job = self._job, None
+                job, self._job = self._job, None
                 self._running = True
             try:
                 result, error = self._work(job), None
             except Exception as exc:  # handed to the render loop, which shows a message and logs it
                 result, error = None, exc
             with self._cond:
-                self._result = (job_id, result, error)
+                self._result = (result, error)
                 self._running = False
                 self._cond.notify_all()
-
-    def wait_idle(self, timeout: float) -> bool:
-        """For tests and screenshots: wait until no job is pending or running."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self._job is None and not self._running, timeout)
 
     def close(self, timeout: float = 1.0) -> None:
         with self._cond:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
 from pathlib import Path
 
 import cv2
@@ -11,6 +13,9 @@ import pytest
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+os.environ.setdefault("GPIOZERO_PIN_FACTORY", "mock")
+
+from kiosk.config import Config
 
 REPO = Path(__file__).resolve().parent.parent
 SCUT = REPO.parent / "shared" / "data" / "scut-fbp5500-train"
@@ -39,3 +44,40 @@ def photo_dir(tmp_path_factory, astronaut_bgr, two_faces_bgr) -> Path:
     cv2.imwrite(str(folder / "two.png"), two_faces_bgr)
     cv2.imwrite(str(folder / "blank.png"), np.full((300, 400, 3), 200, np.uint8))
     return folder
+
+
+def booth_config(**booth):
+    """A small, quick booth: 640x480 camera, steady after 0.2 s, no countdown."""
+    c = Config()
+    b = dataclasses.replace(c.booth, **{"steady_s": 0.2, "countdown_s": 0, **booth})
+    return dataclasses.replace(c, booth=b, camera=dataclasses.replace(c.camera, width=640, height=480, detect_width=640),
+                               screen=dataclasses.replace(c.screen, width=480, height=320))
+
+
+def step_until(app, condition, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out in phase {app.booth.phase}, face {app.tracker.state}"
+        app.step()
+        time.sleep(0.005)
+
+
+@pytest.fixture
+def booth_app():
+    """App(config, source) for the test, always closed afterwards (camera and GPIO pins released)."""
+    made = []
+
+    def make(source, cfg=None):
+        from kiosk.app import App
+
+        app = App(cfg or booth_config(), str(source), windowed=True)
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.close()
+    from gpiozero import Device
+
+    if Device.pin_factory is not None:
+        Device.pin_factory.reset()

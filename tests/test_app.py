@@ -12,50 +12,13 @@ import cv2
 import numpy as np
 import pytest
 
-from kiosk.app import App
 from kiosk.booth import Phase
 from kiosk.cameras import Camera, CameraUnavailable, make_frame
 from kiosk.config import Config
 from kiosk.fonts import FontError, checked_font, find_font, missing_glyphs
 from kiosk.stability import FaceState
 
-from .conftest import REPO
-
-os.environ["GPIOZERO_PIN_FACTORY"] = "mock"
-
-
-def config(tmp_path=None, **booth):
-    c = Config()
-    b = dataclasses.replace(c.booth, **{"steady_s": 0.2, "countdown_s": 0, **booth})
-    return dataclasses.replace(c, booth=b, camera=dataclasses.replace(c.camera, width=640, height=480, detect_width=640),
-                               screen=dataclasses.replace(c.screen, width=480, height=320))
-
-
-def step_until(app, condition, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out in phase {app.booth.phase}, face {app.tracker.state}"
-        app.step()
-        time.sleep(0.005)
-
-
-@pytest.fixture
-def booth_app(request, tmp_path):
-    """App(config, source) for the test, always closed afterwards (camera and GPIO pins released)."""
-    made = []
-
-    def make(source, cfg=None):
-        app = App(cfg or config(), str(source), windowed=True)
-        made.append(app)
-        return app
-
-    yield make
-    for app in made:
-        app.close()
-    from gpiozero import Device
-
-    if Device.pin_factory is not None:
-        Device.pin_factory.reset()
+from .conftest import REPO, booth_config as config, step_until
 
 
 def test_gpio_press_leads_to_a_result_with_the_real_models(booth_app, photo_dir):

@@ -4,13 +4,11 @@ import json
 import os
 import shutil
 
-import pytest
 
 from kiosk.cli import main
 
 from .conftest import REPO
 
-os.environ["GPIOZERO_PIN_FACTORY"] = "mock"
 
 
 def run_check(capsys, *args):

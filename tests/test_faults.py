@@ -1,7 +1,6 @@
 """Faults the booth must survive, each injected: inference errors, start-up failures, signals,
 hostile photos under a memory cap, and a short soak of the whole loop."""
 
-import dataclasses
 import json
 import os
 import shutil
@@ -21,7 +20,7 @@ from kiosk.chain import ModelError
 from kiosk.stability import FaceState
 
 from .conftest import REPO
-from .test_app import booth_app, config, step_until  # noqa: F401 (fixture)
+from .conftest import step_until
 
 ENV = dict(os.environ, SDL_VIDEODRIVER="dummy", GPIOZERO_PIN_FACTORY="mock")
 

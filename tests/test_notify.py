@@ -1,7 +1,6 @@
 """sd_notify: READY after the first frame, WATCHDOG only while camera frames arrive."""
 
 import dataclasses
-import os
 import socket
 import time
 
@@ -52,7 +51,6 @@ def test_the_booth_pets_only_while_frames_arrive(notify_socket, photo_dir, monke
     path, sock = notify_socket
     monkeypatch.setenv("NOTIFY_SOCKET", path)
     monkeypatch.setenv("WATCHDOG_USEC", "100000")  # 0.1 s: pets every 0.05 s
-    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
     c = Config()
     c = dataclasses.replace(c, camera=dataclasses.replace(c.camera, stall_s=0.3),
                             button=dataclasses.replace(c.button, gpio=False),

@@ -23,10 +23,9 @@ ALONE_UNTIL, PAIR_UNTIL = 16.0, 20.0  # then empty until the loop restarts
 class DemoCamera(Camera):
     name = "demo"
 
-    def __init__(self, settings: CameraConfig, realtime: bool = True, clock=time.monotonic):
+    def __init__(self, settings: CameraConfig, realtime: bool = True):
         self.settings = settings
-        self._clock = clock
-        self._start = clock()
+        self._start = time.monotonic()
         self._pacer = Pacer(settings.fps, realtime)
         w, h = settings.width, settings.height
         # Head and shoulders: a visitor stands close to a booth's camera.
@@ -40,7 +39,7 @@ class DemoCamera(Camera):
         self._backdrop = np.ascontiguousarray(np.broadcast_to(self._backdrop, (h, w, 3)))
 
     def scene_time(self) -> float:
-        return (self._clock() - self._start) % LOOP_S
+        return (time.monotonic() - self._start) % LOOP_S
 
     def render(self, t: float) -> np.ndarray:
         """The scene at `t` seconds into the loop."""

@@ -75,7 +75,7 @@ def face_crops(samples: list[Sample], config: Config, size: int) -> tuple[np.nda
     return np.stack(crops), kept
 
 
-def train(settings: TrainSettings, config: Config) -> dict:
+def train(settings: TrainSettings, config: Config) -> Path:
     import torch
 
     from .backbone import IMAGENET_MEAN, IMAGENET_STD, FaceNet, pretrained_features
@@ -140,7 +140,7 @@ def train(settings: TrainSettings, config: Config) -> dict:
     path = export(net, manifest, settings.out, settings.precision, calibration)
     log(f"wrote {path}, the three models and a float32 copy in {settings.out / 'float'} "
         f"({(time.time() - started) / 60:.1f} min in all)")
-    return {"validation": [str(s.path) for s in val_set], "manifest": path}
+    return path
 
 
 def fit_tail(net, cache, genders, scores, settings: TrainSettings) -> None:
