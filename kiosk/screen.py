@@ -52,7 +52,7 @@ class Renderer:
         c.fill(BLACK)
         if scene.phase is Phase.NO_CAMERA or scene.frame is None:
             self._centre_lines([(texts.CAMERA_LOST, "mid", WHITE),
-                                ("camera unavailable, reconnecting", "small", (160, 160, 160))])
+                                (texts.CAMERA_LOST_DETAIL, "small", (160, 160, 160))])
         else:
             self._picture(scene.frame)
             getattr(self, "_" + scene.phase.name.lower())(scene)

@@ -1,7 +1,6 @@
 """`kiosk check`: each check passes or fails with a helpful line; exit 0 only if all pass."""
 
 import json
-import os
 import shutil
 
 
