@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from . import config as config_module
+from .training.settings import TrainSettings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,25 +88,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the three models from SCUT-FBP5500 or your own photo folders")
     p.add_argument("data", type=Path, help="folder with labels.txt + images/, or man/1..5 + woman/1..5")
     p.add_argument("--out", type=Path, default=None, help="where to write the models (default: models dir in config)")
-    # No defaults here: TrainSettings holds them, so they are written once (see models/README.md).
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--copies", type=int, help="cached augmented versions of each training crop")
-    p.add_argument("--limit", type=int, help="use only the first N photos (quick trials)")
-    p.add_argument("--val-fraction", type=float)
-    p.add_argument("--precision", choices=("int8", "float"),
-                   help="shipped models' precision (a float32 copy always goes to OUT/float)")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--frozen-blocks", type=int, help="MobileNetV2 blocks kept at ImageNet weights")
+    d = TrainSettings(Path(), Path())  # the defaults live there only
+    p.add_argument("--epochs", type=int, default=d.epochs, help="default: %(default)s")
+    p.add_argument("--copies", type=int, default=d.copies,
+                   help="cached augmented versions of each training crop (default: %(default)s)")
+    p.add_argument("--limit", type=int, default=d.limit, help="use only the first N photos (quick trials)")
+    p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="default: %(default)s")
+    p.add_argument("--precision", choices=("int8", "float"), default=d.precision,
+                   help="shipped models' precision, default %(default)s (a float32 copy always goes to OUT/float)")
+    p.add_argument("--seed", type=int, default=d.seed, help="default: %(default)s")
+    p.add_argument("--frozen-blocks", type=int, default=d.frozen_blocks,
+                   help="MobileNetV2 blocks kept at ImageNet weights (default: %(default)s)")
     p.set_defaults(run=_train)
     return parser
 
 
 def _train(args, config) -> int:
-    from .training.train import TrainSettings, train
+    from .training.train import train
 
-    given = {name: getattr(args, name) for name in ("epochs", "copies", "limit", "val_fraction", "precision",
-                                                    "seed", "frozen_blocks") if getattr(args, name) is not None}
-    train(TrainSettings(data=args.data, out=args.out or config.models_dir, **given), config)
+    train(TrainSettings(data=args.data, out=args.out or config.models_dir, epochs=args.epochs, copies=args.copies,
+                        limit=args.limit, val_fraction=args.val_fraction, precision=args.precision,
+                        seed=args.seed, frozen_blocks=args.frozen_blocks), config)
     return 0
 
 

@@ -29,7 +29,8 @@ STAR, NO_STAR = "★", "☆"  # rank as stars: in Korean "1등급" would read as
 
 def all_texts(rank_texts: tuple[str, ...] = ()) -> list[str]:
     """Everything drawn on screen (with the configured verdicts), for the font's Hangul self-test."""
-    texts = [*HINTS.values(), AUTO_READY, *CAPTURE_FAILED.values(), SCORING, SCORING_FAILED, CAMERA_LOST, CAMERA_LOST_DETAIL,
+    texts = [*HINTS.values(), AUTO_READY, *CAPTURE_FAILED.values(), SCORING, SCORING_FAILED, CAMERA_LOST,
+             CAMERA_LOST_DETAIL,
              IDLE_TITLE, *IDLE_STEPS, *IDLE_STEPS_AUTO, JUST_FOR_FUN, *GENDER.values(), SCORE_LINE, STAR, NO_STAR]
     return [t for t in [*texts, *rank_texts] if t]
 

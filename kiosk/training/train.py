@@ -11,7 +11,6 @@ import datetime
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,25 +20,10 @@ from ..config import Config
 from ..faces import FaceDetector, largest_face_crop
 from ..photo import PhotoError, read_photo
 from .augment import augment
-from .backbone import FROZEN_BLOCKS
+from .settings import TrainSettings
 from .dataset import Sample, load_samples, split
 
 INPUT_SIZE = 224
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    data: Path
-    out: Path
-    epochs: int = 16
-    copies: int = 6  # cached versions of each training crop: plain, flipped, then random augmentations
-    batch: int = 32
-    lr: float = 6e-4
-    val_fraction: float = 0.15
-    limit: int = 0  # use only this many photos (smoke tests)
-    precision: str = "int8"  # of the shipped models; a float32 copy always goes to <out>/float/
-    seed: int = 0
-    frozen_blocks: int = FROZEN_BLOCKS  # blocks 0..N-1 keep ImageNet weights and are cached
 
 
 def log(message: str) -> None:
