@@ -98,6 +98,9 @@ class App:
         return Seen(frame, Detection(tuple(b.scaled(frame.detect_scale) for b in found.faces)))
 
     def _score(self, seen: list[Seen]):
+        b = self.config.booth
+        if b.save_captures:  # here, off the render thread: JPEG encoding takes a while on a Pi
+            save_capture(seen[-1].frame.image, b.captures_dir, b.max_captures)
         started = time.perf_counter()
         m = self.chain.manifest
         crops = [crop_face(s.frame.image, s.detection.chosen, m.crop_margin, m.input_size) for s in seen]
@@ -177,9 +180,6 @@ class App:
     def _capture(self) -> None:
         self.captured = self.recent[-1]
         self.score_worker.submit(list(self.recent))
-        b = self.config.booth
-        if b.save_captures:
-            save_capture(self.captured.frame.image, b.captures_dir, b.max_captures)
 
     def _take_verdict(self, now: float) -> None:
         done = self.score_worker.take()

@@ -13,12 +13,13 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 
-def save_capture(image: np.ndarray, folder: str, keep: int, now: float | None = None) -> Path | None:
+def save_capture(image: np.ndarray, folder: str, keep: int) -> Path | None:
     directory = Path(folder)
+    now = time.time()
     try:
         directory.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
-        path = directory / f"capture-{stamp}-{int((now or time.time()) * 1000) % 1000:03d}.jpg"
+        path = directory / f"capture-{stamp}-{int(now * 1000) % 1000:03d}.jpg"
         if not cv2.imwrite(str(path), image):
             raise OSError("encoder refused the image")
         old = sorted(directory.glob("capture-*.jpg"))

@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 
 from .scoring import PhotoScorer
-from .training.dataset import GENDERS, Sample, load_samples, split
+from .chain import GENDERS
+from .training.dataset import Sample, load_samples, split
 
 
 def select(data: Path, subset: str, manifest_training: dict) -> list[Sample]:

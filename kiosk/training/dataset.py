@@ -6,9 +6,9 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..chain import GENDERS  # index = the gender model's label: 0 = man, 1 = woman (as the seed)
 from ..photo import IMAGE_SUFFIXES
 
-GENDERS = ("man", "woman")  # index = the gender model's label: 0 = man, 1 = woman (as the seed)
 
 
 @dataclass(frozen=True)
