@@ -96,6 +96,22 @@ def bench_seed_chain(config: Config, face_bgr: np.ndarray, repeat: int) -> dict:
     return dict(_stats(_timed(seed_way, repeat)), runtime=str(runtime), precision=manifest.precision)
 
 
+def bench_intake(config: Config, repeat: int) -> dict:
+    """Reading the demo portrait through the decoder process, against decoding it in this process
+    (what intake did before the decoder moved out): the isolation's cost per photo and at start."""
+    from . import photo
+    from .cameras.demo import PORTRAIT
+
+    data = PORTRAIT.read_bytes()
+    photo._DECODER.close()  # a cold start, as the first photo of a `kiosk score` run
+    started = time.perf_counter()
+    photo.read_photo(data, config.photos)
+    first_ms = (time.perf_counter() - started) * 1000
+    ours = _timed(lambda: photo.read_photo(data, config.photos), repeat)
+    direct = _timed(lambda: cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), repeat)
+    return dict(_stats(ours), first_ms=round(first_ms, 1), in_process=_stats(direct)["median"])
+
+
 def bench_loop(config: Config, frames: int) -> tuple[dict, float]:
     """The whole render loop, headless, with presses so the chain runs now and then."""
     import pygame
@@ -138,9 +154,10 @@ def bench(config: Config, frames: int = 450, repeat: int = 100) -> dict:
     face = scenes[0][box.y:box.y + box.h, box.x:box.x + box.w]  # the seed cropped the bare box
     chain = bench_chain(config, crop, repeat)
     seed_chain = bench_seed_chain(config, face, repeat)
+    intake = bench_intake(config, repeat)
     frame, press = bench_loop(config, frames)
     return {"detect_ms": detect, "seed_detect_ms": seed_detect, "frame_ms": frame, "chain_ms": chain,
-            "seed_chain_ms": seed_chain, "press_to_result_ms": press}
+            "seed_chain_ms": seed_chain, "intake_ms": intake, "press_to_result_ms": press}
 
 
 def report(result: dict) -> str:
@@ -151,5 +168,8 @@ def report(result: dict) -> str:
         f"frame       median {f['median']} ms, p95 {f['p95']} ms, max while scoring {f['max_during_inference']} ms",
         f"chain       median {c['median']} ms ({c['runtime']}, {c['precision']})   (seed's way {sc['median']} ms "
         f"on {sc['runtime']}, {sc['precision']}: {sc['median'] / c['median']:.1f}x)",
+        f"photo intake  median {result['intake_ms']['median']} ms a photo through the decoder process "
+        f"(in-process decode {result['intake_ms']['in_process']} ms); first photo {result['intake_ms']['first_ms']} ms "
+        "(starts the decoder)",
         f"press to result  {result['press_to_result_ms']} ms (countdown 0)",
     ])

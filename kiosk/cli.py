@@ -124,14 +124,15 @@ def _scorer(config):
 
 
 def _score(args, config) -> int:
-    from .photo import list_photos
+    from .photo import find_photos
 
     scorer = _scorer(config)
     if scorer is None:
         return 2
+    # A terminal or pipe that cannot show a character gets an escape, never a traceback mid-batch.
+    sys.stdout.reconfigure(errors="backslashreplace")
     failed = False
-    for path in list_photos(args.paths):
-        result = scorer.score_file(path)
+    for result in scorer.score_files(find_photos(args.paths)):
         failed |= result.status == "error"
         print(result.json() if args.json else result.line(), flush=True)
     return 1 if failed else 0

@@ -82,10 +82,19 @@ class VerdictConfig:
 
 
 @dataclass(frozen=True)
-class ScoringConfig:
+class PhotosConfig:
+    """Photos people hand the booth (`kiosk score`, photo replay, uploads): bounds checked from each
+    file's header before any decoding, so no file can exhaust a Pi's memory."""
     max_megapixels: float = option(
-        40.0, "Photos above this size are decoded reduced (JPEG) or refused, so memory stays bounded.",
-        low=1.0, high=200.0)
+        24.0, "Photos above this size are decoded reduced (JPEG) or shrunk after decoding; faces are "
+        "found just as well and the box is still given in the original's pixels.", low=1.0, high=200.0)
+    memory_mb: int = option(
+        256, "Most memory decoding one photo may take, estimated from its header; a photo that would "
+        "need more is refused with a one-line error. The decoder process is capped to it too. The "
+        "default suits a 1 GB Pi.", low=32, high=4096)
+    max_file_mb: int = option(50, "Larger files are refused unread.", low=1, high=1024)
+    timeout_s: float = option(20.0, "Longest time decoding one photo may take before it is given up.",
+                              low=1.0, high=600.0)
 
 
 @dataclass(frozen=True)
@@ -156,7 +165,7 @@ class Config:
     live: LiveConfig = field(default_factory=LiveConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
     verdict: VerdictConfig = field(default_factory=VerdictConfig)
-    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+    photos: PhotosConfig = field(default_factory=PhotosConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     screen: ScreenConfig = field(default_factory=ScreenConfig)
     booth: BoothConfig = field(default_factory=BoothConfig)

@@ -1,23 +1,39 @@
-"""Reading photo files safely: any format OpenCV reads, EXIF orientation, bounded memory.
+"""Photo intake: any path or bytes in, an upright 8-bit BGR image of bounded size out, or one clear line.
 
-Every failure becomes a `PhotoError` with a one-line reason, so a batch run can report it and go on.
+Every caller that reads a photo someone hands us (`kiosk score`, photo replay, training, an upload)
+comes through `read_photo`. In this process a file is only read and its structure checked
+(`formats.parse`: an allow-list of formats, sizes that fit the file); the memory its decoding will
+take is estimated from the header and refused above `[photos] memory_mb`. Only then do the bytes go
+to the decoder process (`decoder.py`), which alone runs OpenCV's and Pillow's decoders: a crash, a
+hang or a memory blow-up there costs one error line and a restart, never this process.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
+import socket
+import stat
+import subprocess
+import sys
+import threading
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".jp2", ".pgm",
-                  ".ppm", ".pbm", ".pnm"}
+from .config import PhotosConfig
+from .formats import FormatError, Header, parse
 
-# A file this size could only be a photo far above any pixel cap; refusing it before reading keeps
-# memory bounded even for hostile input.
-MAX_FILE_BYTES = 200 * 1024 * 1024
+# Suffixes looked at inside folders. The refused formats are listed too, so that such a file is
+# reported as unsupported instead of silently skipped.
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".webp", ".bmp", ".dib", ".gif", ".tif",
+                  ".tiff", ".jp2", ".j2k", ".pgm", ".ppm", ".pbm", ".pnm", ".pam", ".pfm", ".hdr", ".pic",
+                  ".exr", ".sr", ".ras", ".heic", ".heif", ".avif"}
+
+_SLACK_BYTES = 64 * 2**20  # the decoder libraries' own buffers, on top of the estimate
+_START_TIMEOUT_S = 60  # importing OpenCV on a busy Pi 4 from a slow SD card
 
 
 class PhotoError(ValueError):
@@ -27,99 +43,192 @@ class PhotoError(ValueError):
 @dataclass(frozen=True)
 class Photo:
     image: np.ndarray  # upright 8-bit BGR
-    scale: int = 1  # original pixels per decoded pixel (large JPEGs are decoded reduced)
+    scale: float = 1.0  # original pixels per decoded pixel (large photos are decoded reduced)
 
 
-def read_photo(path: Path | str, max_megapixels: float) -> Photo:
-    """Decode a photo as upright 8-bit BGR, shrinking or refusing it above the pixel cap.
-
-    The size comes from the header first, so an oversized file is refused before it is read.
-    OpenCV then decodes from the file's bytes in memory: `imdecode` rejects a truncated JPEG,
-    where `imread` would quietly fill the missing part with grey."""
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise PhotoError(f"cannot read file: {exc.strerror or exc}") from None
-    if path.is_dir():
-        raise PhotoError("is a directory, not a photo")
-    if size == 0:
+def read_photo(source: str | os.PathLike | bytes, limits: PhotosConfig) -> Photo:
+    """Read a photo file (or its bytes), check it, and decode it in the decoder process."""
+    data = source if isinstance(source, bytes) else read_file(source, limits.max_file_mb * 2**20)
+    if not data:
         raise PhotoError("empty file")
-    if size > MAX_FILE_BYTES:
-        raise PhotoError(f"file too large ({size // 2**20} MiB); photos up to {MAX_FILE_BYTES // 2**20} MiB")
-    width, height, is_jpeg = _header(path)
-    cap = max_megapixels * 1e6
-    flags = cv2.IMREAD_COLOR  # also applies EXIF orientation, converts grey/16-bit/alpha to 8-bit BGR
-    scale = 1
-    if width * height > cap:
-        if not is_jpeg:
-            raise PhotoError(f"image too large ({width}x{height} px, over {max_megapixels:g} megapixels); "
-                             "shrink it first")
-        # libjpeg decodes straight to 1/2, 1/4 or 1/8 size, so the full image never sits in memory.
-        for factor, reduced in ((2, cv2.IMREAD_REDUCED_COLOR_2), (4, cv2.IMREAD_REDUCED_COLOR_4),
-                                (8, cv2.IMREAD_REDUCED_COLOR_8)):
-            flags, scale = reduced, factor
-            if width * height / factor**2 <= cap:
-                break
-        else:
-            raise PhotoError(f"image too large ({width}x{height} px); shrink it below "
-                             f"{max_megapixels * 64:g} megapixels")
     try:
-        data = np.fromfile(path, dtype=np.uint8)
+        header = parse(data)
+    except FormatError as exc:
+        raise PhotoError(str(exc)) from None
+    reduce = reduction(header, limits)
+    need = memory_needed(header, reduce)
+    if need > limits.memory_mb * 2**20:
+        raise PhotoError(f"too large to decode safely: {header.width}x{header.height} px needs about "
+                         f"{need / 2**20:.0f} MB, over [photos] memory_mb = {limits.memory_mb}; shrink it first")
+    payload = header.payload if header.payload is not None else data
+    del data
+    image, shrunk = _DECODER.decode(header, payload, reduce, limits)
+    return Photo(image, reduce * shrunk)
+
+
+def reduction(header: Header, limits: PhotosConfig) -> int:
+    """libjpeg decodes straight to 1/2, 1/4 or 1/8 size: the smallest step under the pixel cap."""
+    if header.format != "JPEG":
+        return 1
+    cap = limits.max_megapixels * 1e6
+    return next((f for f in (1, 2, 4) if header.width * header.height / f**2 <= cap), 8)
+
+
+def memory_needed(header: Header, reduce: int) -> int:
+    """Peak bytes of decoding: the decoder's output, its own buffers, and our 8-bit, upright copies."""
+    pixels = -(-header.width // reduce) * -(-header.height // reduce)
+    decoded = pixels * header.channels * header.sample_bytes
+    converted = pixels * 3 * (4 if header.channels == 4 else 2)  # alpha is laid over white in 16 bits
+    return decoded + header.extra_bytes + converted
+
+
+def read_file(path: str | os.PathLike, max_bytes: int) -> bytes:
+    """The whole file, refusing folders, FIFOs and devices before opening them (a FIFO would block)."""
+    try:
+        info = os.stat(path)  # ValueError: a NUL in the name
+    except (OSError, ValueError) as exc:
+        raise PhotoError(f"cannot read file: {getattr(exc, 'strerror', None) or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise PhotoError("is a folder, not a photo")
+    if not stat.S_ISREG(info.st_mode):
+        raise PhotoError(f"not a regular file ({_file_kind(info.st_mode)}); give a photo file")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as exc:
         raise PhotoError(f"cannot read file: {exc.strerror or exc}") from None
-    try:
-        image = cv2.imdecode(data, flags)
-    except cv2.error as exc:
-        raise PhotoError(f"cannot decode image ({_one_line(exc)})") from None
-    del data
-    if image is None:
-        image = _decode_with_pillow(path)
-    if image is None or image.size == 0:
-        raise PhotoError("not an image OpenCV can decode (broken, truncated or unsupported format)")
-    if image.dtype != np.uint8:  # Pillow fallback may give other depths
-        image = cv2.convertScaleAbs(image)
-    return Photo(image, scale)
+    with open(fd, "rb") as file:
+        size = os.fstat(fd).st_size
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped for something else since the check
+            raise PhotoError("not a regular file; give a photo file")
+        if size > max_bytes:
+            raise PhotoError(f"file too large ({size / 2**20:.0f} MiB); photos up to {max_bytes // 2**20} MiB "
+                             "([photos] max_file_mb)")
+        try:
+            data = file.read(max_bytes + 1)
+        except OSError as exc:
+            raise PhotoError(f"cannot read file: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise PhotoError(f"file too large; photos up to {max_bytes // 2**20} MiB ([photos] max_file_mb)")
+    return data
 
 
-def _header(path: Path) -> tuple[int, int, bool]:
-    """Width, height and whether it is a JPEG, from the header alone (Pillow opens lazily)."""
-    from PIL import Image, UnidentifiedImageError
-
-    Image.MAX_IMAGE_PIXELS = None  # we apply our own cap, with our own message
-    try:
-        with Image.open(path) as im:
-            return im.size[0], im.size[1], im.format == "JPEG"
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        # Unknown to Pillow: OpenCV may still read it; its own pixel limit guards the decode.
-        return 0, 0, False
+def _file_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a plain file"
 
 
-def _decode_with_pillow(path: Path) -> np.ndarray | None:
-    """Formats OpenCV lacks (e.g. GIF in some builds): first frame, upright, as BGR."""
-    from PIL import Image, ImageOps
+class Decoder:
+    """The decoder child process, started on first use and again after it dies; one photo at a time."""
 
-    try:
-        with Image.open(path) as im:
-            im.seek(0)
-            rgb = ImageOps.exif_transpose(im).convert("RGB")
-            return cv2.cvtColor(np.asarray(rgb), cv2.COLOR_RGB2BGR)
-    except Exception:  # Pillow raises many types for broken files; all mean "cannot decode".
-        return None
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._conn: Connection | None = None
+        self._process: subprocess.Popen | None = None
+        self._pid = 0  # the process that started the child: a forked copy of us must start its own
+
+    def decode(self, header: Header, payload: bytes, reduce: int, limits: PhotosConfig) -> tuple[np.ndarray, float]:
+        """The decoded image and how many times the decoder shrank it to the pixel cap."""
+        request = (header.format, reduce, header.orientation, int(limits.max_megapixels * 1e6),
+                   limits.memory_mb * 2**20 + _SLACK_BYTES)
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.send(request)
+                conn.send_bytes(payload)
+                if not conn.poll(limits.timeout_s):
+                    self._stop()
+                    raise PhotoError(f"decoding took over {limits.timeout_s:g} s ([photos] timeout_s); "
+                                     "the file is broken or far too complex")
+                answer, detail = conn.recv()
+                if answer == "error":
+                    raise PhotoError(detail)
+                shape, shrunk = detail
+                image = np.empty(shape, np.uint8)
+                conn.recv_bytes_into(memoryview(image).cast("B"))
+                return image, shrunk
+            except (EOFError, OSError):
+                self._stop()
+                raise PhotoError(f"the {header.format} decoder crashed on this file; it is broken or hostile") from None
+
+    def _connection(self) -> Connection:
+        if self._conn is not None and self._pid == os.getpid() and self._process.poll() is None:
+            return self._conn
+        if self._pid == os.getpid():
+            self._stop()
+        ours, theirs = socket.socketpair()
+        env = dict(os.environ, OPENCV_LOG_LEVEL="SILENT", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+        # Started from the folder holding this copy of `kiosk`, so `-m` imports this very copy.
+        self._process = subprocess.Popen([sys.executable, "-m", "kiosk.decoder", str(theirs.fileno())],
+                                         pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                                         cwd=Path(__file__).resolve().parent.parent)
+        theirs.close()
+        self._conn = Connection(ours.detach())
+        self._pid = os.getpid()
+        try:
+            ready = self._conn.poll(_START_TIMEOUT_S) and self._conn.recv() == "ready"
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            self._stop()
+            raise PhotoError("the photo decoder process (python -m kiosk.decoder) did not start; "
+                             "check the installation with `kiosk check`")
+        return self._conn
+
+    def _stop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pid == os.getpid():
+                self._stop()
 
 
-def list_photos(paths: list[str]) -> list[str]:
-    """Expand directories to their image files (sorted); keep files as given, even odd ones, so that
-    a wrongly named or broken file is reported rather than silently skipped."""
-    expanded: list[str] = []
+_DECODER = Decoder()
+atexit.register(_DECODER.close)
+
+
+def find_photos(paths: list[str]) -> list[tuple[str, str | None]]:
+    """Each photo to score as (path, None), or (path, problem) for a path that yields none.
+
+    Files are kept as given, whatever their name, so a broken or misnamed file is reported rather
+    than skipped. Folders are searched with their sub-folders, in sorted order (like `find | sort`),
+    for files with a photo suffix; a folder without any is reported as such."""
+    found: list[tuple[str, str | None]] = []
     for given in paths:
-        if os.path.isdir(given):
-            entries = sorted(e for e in os.listdir(given) if Path(e).suffix.lower() in IMAGE_SUFFIXES)
-            expanded.extend(os.path.join(given, e) for e in entries)
-        else:
-            expanded.append(given)
-    return expanded
+        if not os.path.isdir(given):
+            found.append((given, None))
+            continue
+        unreadable: list[OSError] = []
+        inside = photos_in(given, unreadable.append)
+        found.extend((path, None) for path in inside)
+        found.extend((exc.filename, f"cannot open folder: {exc.strerror}") for exc in unreadable)
+        if not inside and not unreadable:
+            found.append((given, f"no photos found in {printable(given)}"))
+    return found
 
 
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split())[:200]
+def photos_in(folder: str, onerror=None) -> list[str]:
+    """Photo files under `folder`, sub-folders included, sorted by path."""
+    photos = []
+    for root, _, files in os.walk(folder, onerror=onerror):
+        photos.extend(os.path.join(root, f) for f in files if Path(f).suffix.lower() in PHOTO_SUFFIXES)
+    return sorted(photos)
+
+
+def printable(path: str | os.PathLike) -> str:
+    """A file name safe to print on one line whatever its bytes: undecodable bytes as \\xNN, control
+    characters escaped."""
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)

@@ -7,12 +7,14 @@ exactly what an operator runs.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 from .chain import Chain, ModelError
 from .config import Config
 from .faces import FaceDetector, largest_face_crop
-from .photo import Photo, PhotoError, read_photo
+from .photo import Photo, PhotoError, printable, read_photo
 
 
 @dataclass(frozen=True)
@@ -50,20 +52,43 @@ class PhotoScorer:
 
     def score_file(self, path: str, transform=None) -> PhotoResult:
         """Score one photo file; `transform` (image -> image) lets evaluation alter it first."""
+        return self.score(path, printable(path), transform)
+
+    def score(self, source: str | bytes, name: str, transform=None) -> PhotoResult:
+        """Score a photo file or a photo's bytes (an upload); `name` is what the result calls it."""
+        return self._scored(name, self._read(source), transform)
+
+    def score_files(self, found: list[tuple[str, str | None]]) -> Iterator[PhotoResult]:
+        """Score `photo.find_photos`'s list in order, one photo read ahead: the decoder process
+        decodes the next photo while this one is detected and scored."""
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            ahead: Future | None = None
+            for i, (path, problem) in enumerate(found):
+                photo = ahead.result() if ahead is not None else self._read(path, problem)
+                ahead = reader.submit(self._read, *found[i + 1]) if i + 1 < len(found) else None
+                yield self._scored(printable(path), photo)
+
+    def _read(self, source: str | bytes, problem: str | None = None) -> Photo | PhotoError:
+        if problem is not None:
+            return PhotoError(problem)
         try:
-            photo = read_photo(path, self.config.scoring.max_megapixels)
+            return read_photo(source, self.config.photos)
         except PhotoError as exc:
-            return PhotoResult(path, "error", error=str(exc))
+            return exc
+
+    def _scored(self, name: str, photo: Photo | PhotoError, transform=None) -> PhotoResult:
+        if isinstance(photo, PhotoError):
+            return PhotoResult(name, "error", error=str(photo))
         if transform is not None:
             photo = Photo(transform(photo.image), photo.scale)
         m = self.chain.manifest
         detection, crop = largest_face_crop(photo.image, self.detector, m.crop_margin, m.input_size)
         if crop is None:
-            return PhotoResult(path, "no_face")
+            return PhotoResult(name, "no_face")
         try:
             v = self.chain.score(crop)
         except ModelError as exc:
-            return PhotoResult(path, "error", faces=len(detection.faces), error=str(exc))
+            return PhotoResult(name, "error", faces=len(detection.faces), error=str(exc))
         box = detection.chosen.scaled(photo.scale).as_list()  # in the upright original's pixels
-        return PhotoResult(path, "ok", len(detection.faces), box, v.gender,
+        return PhotoResult(name, "ok", len(detection.faces), box, v.gender,
                            round(v.p_woman, 4), v.rank, round(v.score, 4), v.text)

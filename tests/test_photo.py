@@ -3,7 +3,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kiosk.photo import PhotoError, list_photos, read_photo
+from kiosk.config import PhotosConfig
+from kiosk.photo import PhotoError, read_photo
+
+LIMITS = PhotosConfig()
 
 
 def test_formats_decode_to_8bit_bgr(tmp_path, astronaut_bgr):
@@ -13,7 +16,7 @@ def test_formats_decode_to_8bit_bgr(tmp_path, astronaut_bgr):
     cv2.imwrite(str(tmp_path / "a.bmp"), astronaut_bgr)
     cv2.imwrite(str(tmp_path / "a.webp"), astronaut_bgr)
     for name in ("a16.png", "grey.png", "rgba.png", "a.bmp", "a.webp"):
-        photo = read_photo(tmp_path / name, 40)
+        photo = read_photo(tmp_path / name, LIMITS)
         assert photo.image.shape == (512, 512, 3) and photo.image.dtype == np.uint8, name
         assert photo.scale == 1
 
@@ -21,7 +24,7 @@ def test_formats_decode_to_8bit_bgr(tmp_path, astronaut_bgr):
 def test_animated_gif_gives_its_first_frame(tmp_path, astronaut_bgr):
     rgb = Image.fromarray(astronaut_bgr[:, :, ::-1])
     rgb.save(tmp_path / "anim.gif", save_all=True, append_images=[rgb.rotate(90)])
-    assert read_photo(tmp_path / "anim.gif", 40).image.shape == (512, 512, 3)
+    assert read_photo(tmp_path / "anim.gif", LIMITS).image.shape == (512, 512, 3)
 
 
 def test_exif_orientation_is_applied(tmp_path):
@@ -31,7 +34,7 @@ def test_exif_orientation_is_applied(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6
     Image.fromarray(pixels).save(tmp_path / "rot.jpg", exif=exif)
-    image = read_photo(tmp_path / "rot.jpg", 40).image
+    image = read_photo(tmp_path / "rot.jpg", LIMITS).image
     assert image.shape[:2] == (200, 100)
     assert image[:20].mean() > 200 and image[-20:].mean() < 50  # the band is now on top
 
@@ -45,7 +48,7 @@ def test_broken_files_raise_one_line(tmp_path, content, reason):
     path = tmp_path / "broken.jpg"
     path.write_bytes(content)
     with pytest.raises(PhotoError, match=reason) as err:
-        read_photo(path, 40)
+        read_photo(path, LIMITS)
     assert "\n" not in str(err.value)
 
 
@@ -53,29 +56,11 @@ def test_truncated_jpeg_is_an_error(tmp_path, astronaut_bgr):
     ok, data = cv2.imencode(".jpg", astronaut_bgr)
     (tmp_path / "t.jpg").write_bytes(data.tobytes()[: len(data) // 3])
     with pytest.raises(PhotoError):
-        read_photo(tmp_path / "t.jpg", 40)
+        read_photo(tmp_path / "t.jpg", LIMITS)
 
 
 def test_missing_file_and_directory(tmp_path):
     with pytest.raises(PhotoError, match="cannot read file"):
-        read_photo(tmp_path / "none.jpg", 40)
-    with pytest.raises(PhotoError, match="directory"):
-        read_photo(tmp_path, 40)
-
-
-def test_large_jpeg_is_decoded_reduced_and_large_png_refused(tmp_path):
-    big = np.full((3000, 3000, 3), 90, np.uint8)
-    cv2.imwrite(str(tmp_path / "big.jpg"), big)
-    cv2.imwrite(str(tmp_path / "big.png"), big)
-    photo = read_photo(tmp_path / "big.jpg", max_megapixels=2)
-    assert photo.scale == 4 and photo.image.shape == (750, 750, 3)
-    with pytest.raises(PhotoError, match="too large"):
-        read_photo(tmp_path / "big.png", max_megapixels=2)
-
-
-def test_list_photos_expands_folders_sorted_and_keeps_files(tmp_path):
-    for name in ("b.jpg", "a.png", "notes.txt"):
-        (tmp_path / name).write_bytes(b"x")
-    odd = tmp_path / "odd.dat"
-    odd.write_bytes(b"x")
-    assert list_photos([str(tmp_path), str(odd)]) == [str(tmp_path / "a.png"), str(tmp_path / "b.jpg"), str(odd)]
+        read_photo(tmp_path / "none.jpg", LIMITS)
+    with pytest.raises(PhotoError, match="is a folder"):
+        read_photo(tmp_path, LIMITS)

@@ -74,7 +74,7 @@ def test_box_is_in_upright_original_pixels_for_reduced_jpegs(capsys, tmp_path, a
     big = cv2.resize(astronaut_bgr, (4096, 4096))
     cv2.imwrite(str(tmp_path / "big.jpg"), big)
     config = tmp_path / "c.toml"
-    config.write_text("[scoring]\nmax_megapixels = 4.0\n")
+    config.write_text("[photos]\nmax_megapixels = 4.0\n")
     assert main(["--config", str(config), "score", "--json", str(tmp_path / "big.jpg")]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["status"] == "ok" and 1300 < record["box"][0] < 1600  # ~8x the 512px position

@@ -9,8 +9,8 @@ import time
 import cv2
 import numpy as np
 
-from ..config import CameraConfig
-from ..photo import PhotoError, list_photos, read_photo
+from ..config import CameraConfig, PhotosConfig
+from ..photo import PhotoError, photos_in, read_photo
 from . import Camera, CameraUnavailable, Frame, make_frame
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".mjpeg", ".webm")
@@ -48,9 +48,9 @@ class ReplayCamera(Camera):
                 raise CameraUnavailable(f"{source}: video could not be read")
             self._video.set(cv2.CAP_PROP_POS_FRAMES, 0)
         else:
-            for path in list_photos([source]):
+            for path in photos_in(source) if os.path.isdir(source) else [source]:
                 try:
-                    self._images.append(self._fit(read_photo(path, 40).image))
+                    self._images.append(self._fit(read_photo(path, PhotosConfig()).image))
                 except PhotoError:
                     continue  # a broken file among the replay photos is skipped, not fatal
             if not self._images:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..chain import GENDERS  # index = the gender model's label: 0 = man, 1 = woman (as the seed)
-from ..photo import IMAGE_SUFFIXES
+from ..photo import PHOTO_SUFFIXES
 
 
 
@@ -53,7 +53,7 @@ def folder_samples(root: Path) -> list[Sample]:
             if not folder.is_dir():
                 continue
             for path in sorted(folder.iterdir()):
-                if path.suffix.lower() in IMAGE_SUFFIXES:
+                if path.suffix.lower() in PHOTO_SUFFIXES:
                     samples.append(Sample(path, gender, float(rank), f"{name}/{rank}"))
     if not samples:
         raise SystemExit(f"{root}: no photos found under man/1..5 or woman/1..5")

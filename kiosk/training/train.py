@@ -36,7 +36,7 @@ def face_crops(samples: list[Sample], config: Config, size: int) -> tuple[np.nda
 
     def one(sample: Sample):
         try:
-            image = read_photo(sample.path, config.scoring.max_megapixels).image
+            image = read_photo(sample.path, config.photos).image
         except PhotoError as exc:
             return None, f"{sample.path}: {exc}"
         _, crop = largest_face_crop(image, detector, config.detection.crop_margin, size)
