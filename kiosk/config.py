@@ -86,13 +86,14 @@ class PhotosConfig:
     """Photos people hand the booth (`kiosk score`, photo replay, uploads): bounds checked from each
     file's header before any decoding, so no file can exhaust a Pi's memory."""
     max_megapixels: float = option(
-        24.0, "Photos above this size are decoded reduced (JPEG) or shrunk after decoding; faces are "
-        "found just as well and the box is still given in the original's pixels.", low=1.0, high=200.0)
+        12.0, "Photos above this size are decoded reduced (JPEG) or shrunk after decoding; faces are "
+        "found just as well (detection runs on a 640-pixel copy) and the box is still given in the "
+        "original's pixels.", low=1.0, high=200.0)
     memory_mb: int = option(
         256, "Most memory decoding one photo may take, estimated from its header; a photo that would "
         "need more is refused with a one-line error. The decoder process is capped to it too. The "
         "default suits a 1 GB Pi.", low=32, high=4096)
-    max_file_mb: int = option(50, "Larger files are refused unread.", low=1, high=1024)
+    max_file_mb: int = option(32, "Larger files are refused unread.", low=1, high=1024)
     timeout_s: float = option(20.0, "Longest time decoding one photo may take before it is given up.",
                               low=1.0, high=600.0)
 

@@ -157,7 +157,8 @@ def _png(data: bytes) -> Header:
     chunk length beyond the file, a bad checksum in an image chunk, an APNG frame or a compressed
     text bomb never reach it."""
     pos, n = 8, len(data)
-    kept = [data[:8]]
+    view = memoryview(data)  # slices of it are not copies: a PNG is copied once, when joined
+    kept = [view[:8]]
     ihdr = None
     orientation = 1
     seen_idat = has_plte = False
@@ -182,7 +183,7 @@ def _png(data: bytes) -> Header:
                   "broken PNG: its image data is split by other chunks")
             seen_idat |= ctype == b"IDAT"
             has_plte |= ctype == b"PLTE"
-            kept.append(data[pos:end])
+            kept.append(view[pos:end])
         elif ctype == b"eXIf" and crc_ok:
             orientation = exif_orientation(body)
         elif ctype[0] & 0x20 == 0:  # an unknown critical chunk: a decoder must not guess
@@ -209,10 +210,12 @@ def _webp(data: bytes) -> Header:
     riff_size = struct.unpack_from("<I", data, 4)[0]
     _need(len(data) >= 20 and riff_size + 8 <= len(data) and riff_size >= 12,
           f"broken WebP: it claims {riff_size + 8} bytes but the file has {len(data)}")
-    data = data[:riff_size + 8]
+    if riff_size + 8 < len(data):
+        data = data[:riff_size + 8]  # bytes after the RIFF container are not the decoder's business
     pos, n = 12, len(data)
     canvas = image = None
     alpha = animated = False
+    frames = []
     orientation = 1
     for _ in range(MAX_PARTS):
         if pos + 8 > n:
@@ -236,20 +239,27 @@ def _webp(data: bytes) -> Header:
         elif fourcc == b"EXIF":
             orientation = exif_orientation(body[6:] if body[:6] == b"Exif\x00\x00" else body)
         elif fourcc == b"ANMF":
-            animated = True
+            _need(size >= 16, "broken WebP: short animation frame")
+            x, y, w, h = (int.from_bytes(body[i:i + 3], "little") for i in (0, 3, 6, 9))
+            frames.append((2 * x + w + 1, 2 * y + h + 1))  # its right and bottom edges
         pos += 8 + size + (size & 1)
     else:
         raise FormatError("broken WebP: too many chunks")
     _need(canvas is not None or image is not None, "broken WebP: no image in it")
-    if animated:
-        raise FormatError("unsupported WebP: animated (use a still photo)")
-    if canvas is not None:
-        _need(image is not None, "broken WebP: no image in it")
-        _need(image == canvas, f"broken WebP: canvas {canvas[0]}x{canvas[1]} but image {image[0]}x{image[1]}")
-    width, height = image
+    if animated:  # OpenCV shows the first frame; libwebp keeps the canvas and the previous frame
+        _need(canvas is not None and frames, "broken WebP: an animation without frames")
+        _need(all(r <= canvas[0] and b <= canvas[1] for r, b in frames),
+              "broken WebP: an animation frame sticks out of the canvas")
+        width, height = canvas
+        extra = 2 * width * height * 4
+    else:
+        if canvas is not None:
+            _need(image is not None, "broken WebP: no image in it")
+            _need(image == canvas, f"broken WebP: canvas {canvas[0]}x{canvas[1]} but image {image[0]}x{image[1]}")
+        width, height = image
+        extra = width * height * 4  # libwebp decodes into its own buffer as well as OpenCV's
     _size_ok("WebP", width, height)
-    # libwebp decodes into its own buffer as well as OpenCV's: count the image twice.
-    return Header("WEBP", width, height, 4 if alpha else 3, 1, orientation, extra_bytes=width * height * 4,
+    return Header("WEBP", width, height, 4 if alpha or animated else 3, 1, orientation, extra_bytes=extra,
                   payload=data)
 
 

@@ -198,8 +198,12 @@ def build(folder: Path, face: np.ndarray) -> dict[str, str]:
     put("refused-lossless.jpg", set_jpeg_size(jpg, 384, 448, marker=0xC3), "error")
     put("refused-dnl.jpg", set_jpeg_size(jpg, 384, 0), "error")
     put("refused-float.tif", encode(grey.astype(np.float32) / 255, "TIFF"), "error")
-    put("refused-animated.webp", _pil(Image.fromarray(portrait[:, :, ::-1]), "WEBP", save_all=True,
-                                      append_images=[Image.fromarray(portrait)]), "error")
+    animated = _pil(Image.fromarray(portrait[:, :, ::-1]), "WEBP", save_all=True, append_images=[
+        Image.fromarray(portrait)])
+    put("valid-animated.webp", animated, "ok")
+    at = animated.find(b"ANMF") + 8
+    put("size-webp-animation-frame.webp", animated[:at + 6] + (16000).to_bytes(3, "little") * 2 + animated[at + 12:],
+        "error")
 
     # Truncated at many offsets, and random bytes after every signature.
     for ext, data in valid.items():
