@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description="faceeva kiosk: a face-scoring photo booth, for fun.")
-    parser.add_argument("--config", type=Path, default=None, help="config file (default: the repo's config.toml)")
+    parser.add_argument("--config", type=Path, default=None, help="config file (default: /etc/faceeva/config.toml if it exists, else the built-in defaults)")
     parser.add_argument("--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -152,7 +152,7 @@ def _config(args, config) -> int:
     if args.default:
         print(config_module.render_default(), end="")
     else:
-        print(f"{args.config or config_module.DEFAULT_CONFIG}: valid")
+        print(f"{config_module.find(args.config) or 'built-in defaults'}: valid")
     return 0
 
 
