@@ -14,6 +14,7 @@ import pytest
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("GPIOZERO_PIN_FACTORY", "mock")
+os.environ.pop("NOTIFY_SOCKET", None)  # tests that want systemd's socket make their own
 
 from kiosk.config import Config
 
@@ -70,7 +71,7 @@ def booth_app():
     def make(source, cfg=None):
         from kiosk.app import App
 
-        app = App(cfg or booth_config(), str(source), windowed=True)
+        app = App(cfg or booth_config(), str(source), windowed=True, headless=True)
         made.append(app)
         return app
 
