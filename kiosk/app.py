@@ -19,7 +19,7 @@ import pygame
 from . import texts
 from .booth import Booth, Phase
 from .button import PRESS, GpioButton
-from .cameras import CameraUnavailable, Frame, open_camera
+from .cameras import Frame, open_camera
 from .captures import save_capture
 from .chain import Chain
 from .config import Config
@@ -65,7 +65,7 @@ class App:
         c = config.camera
         try:
             first = open_camera(source, c, realtime)
-        except CameraUnavailable as exc:  # not fatal: the screen says so and the feed keeps trying
+        except Exception as exc:  # not fatal: the screen says so and the feed keeps trying
             log.warning("no camera at start (%s); showing the camera screen and retrying", exc)
             first = None
         try:
