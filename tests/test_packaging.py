@@ -101,3 +101,31 @@ def test_the_installed_wheel_runs_the_booth_scores_and_checks_from_another_folde
         assert booth.wait(timeout=60) == 0
     finally:
         booth.kill()
+
+
+@pytest.mark.parametrize("lock, python", [("bookworm-aarch64.txt", "3.11"), ("trixie-aarch64.txt", "3.13")])
+def test_each_pi_lock_pins_every_dependency_for_its_target_with_hashes(lock, python):
+    """A lock that drifted from pyproject.toml (scripts/lock.sh not re-run) fails here."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    blocks = (REPO / "requirements" / lock).read_text().split("\n")
+    pins, hashed, name = {}, set(), None
+    for line in blocks:
+        if line and line[0].isalnum():
+            name, version = line.split(" ")[0].split("==")
+            pins[name.lower().replace("_", "-").replace(".", "-")] = version
+        elif "--hash=sha256:" in line and name:
+            hashed.add(name.lower().replace("_", "-").replace(".", "-"))
+    target = {"python_version": python, "python_full_version": python + ".2", "platform_machine": "aarch64",
+              "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
+              "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": ""}
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = [Requirement(r) for r in project["dependencies"]]
+    wanted = [r for r in wanted if r.marker is None or r.marker.evaluate(target)]
+    for requirement in wanted:
+        key = requirement.name.lower().replace("_", "-").replace(".", "-")
+        assert key in pins, f"{requirement.name} missing from {lock}: run scripts/lock.sh"
+        assert requirement.specifier.contains(pins[key], prereleases=True), (requirement, pins[key])
+    assert set(pins) == hashed  # --require-hashes needs a hash for every pin
