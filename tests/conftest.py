@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -61,6 +62,27 @@ def step_until(app, condition, timeout=15.0):
         assert time.monotonic() < deadline, f"timed out in phase {app.booth.phase}, face {app.tracker.state}"
         app.step()
         time.sleep(0.005)
+
+
+@pytest.fixture
+def notify_socket(tmp_path):
+    """(path, socket) standing in for systemd's notify socket."""
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(0.05)
+    yield path, sock
+    sock.close()
+
+
+def received(sock) -> list[str]:
+    """Every message waiting on the notify socket."""
+    messages = []
+    while True:
+        try:
+            messages.append(sock.recv(4096).decode())
+        except (socket.timeout, BlockingIOError):
+            return messages
 
 
 @pytest.fixture

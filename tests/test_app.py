@@ -18,7 +18,7 @@ from kiosk.config import Config
 from kiosk.fonts import FontError, checked_font, find_font, missing_glyphs
 from kiosk.stability import FaceState
 
-from .conftest import REPO, booth_config as config, step_until
+from .conftest import REPO, booth_config as config, received, step_until
 
 
 def test_gpio_press_leads_to_a_result_with_the_real_models(booth_app, photo_dir):
@@ -189,9 +189,7 @@ def test_a_booth_that_nobody_could_see_refuses_to_run(tmp_path):
 
 
 def test_start_without_camera_shows_the_camera_screen_retries_and_recovers(booth_app, astronaut_bgr, monkeypatch,
-                                                                         tmp_path):
-    import socket
-
+                                                                         notify_socket):
     import pygame
 
     import kiosk.app as app_module
@@ -205,11 +203,8 @@ def test_start_without_camera_shows_the_camera_screen_retries_and_recovers(booth
             raise CameraUnavailable("no camera number 0 found")
         return FlakyCamera(astronaut_bgr, 10**9)
 
-    notify = tmp_path / "notify.sock"
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(notify))
-    sock.setblocking(False)
-    monkeypatch.setenv("NOTIFY_SOCKET", str(notify))
+    notify, sock = notify_socket
+    monkeypatch.setenv("NOTIFY_SOCKET", notify)
     monkeypatch.setenv("WATCHDOG_USEC", "200000")
     monkeypatch.setattr(app_module, "open_camera", opener)
     cfg = config()
@@ -220,13 +215,7 @@ def test_start_without_camera_shows_the_camera_screen_retries_and_recovers(booth
     assert app.booth.phase is Phase.NO_CAMERA
     screen = pygame.surfarray.array3d(app.display)
     assert screen.max() > 100  # the camera screen's text, not a black screen
-    messages = []
-    while True:
-        try:
-            messages.append(sock.recv(4096).decode())
-        except BlockingIOError:
-            break
-    sock.close()
+    messages = received(sock)
     assert messages[0].startswith("READY=1\nSTATUS=camera unavailable")  # started: the screen shows something
     assert "WATCHDOG=1" in messages  # retrying is healthy: systemd must not restart it
     arrived[0] = True  # the camera is plugged in

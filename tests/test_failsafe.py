@@ -1,11 +1,12 @@
 """The error screen a booth shows when it cannot start, and the back-off it gives systemd's restarts."""
 
-import socket
 import time
 
 import pygame
 
 from kiosk.failsafe import TITLE, draw_error, show_error
+
+from .conftest import received
 
 
 def test_the_error_screen_shows_the_reason_not_black():
@@ -16,23 +17,14 @@ def test_the_error_screen_shows_the_reason_not_black():
     assert pixels.max() > 200 and (pixels > 0).mean() > 0.01  # text drawn over the black
 
 
-def test_under_systemd_it_holds_the_screen_and_says_why(tmp_path, monkeypatch):
-    path = str(tmp_path / "notify.sock")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(path)
-    sock.setblocking(False)
+def test_under_systemd_it_holds_the_screen_and_says_why(notify_socket, monkeypatch):
+    path, sock = notify_socket
     monkeypatch.setenv("NOTIFY_SOCKET", path)
     monkeypatch.setenv("WATCHDOG_USEC", "100000")
     started = time.monotonic()
     show_error("no Hangul font found", windowed=True, headless=True, hold_s=0.5)
     assert time.monotonic() - started >= 0.5  # backs off before the process exits and systemd restarts it
-    messages = []
-    while True:
-        try:
-            messages.append(sock.recv(4096).decode())
-        except BlockingIOError:
-            break
-    sock.close()
+    messages = received(sock)
     assert messages[0] == "STATUS=cannot start: no Hangul font found" and "WATCHDOG=1" in messages
 
 

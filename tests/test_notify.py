@@ -1,31 +1,11 @@
 """sd_notify: READY after the first frame, WATCHDOG only while camera frames arrive."""
 
 import dataclasses
-import socket
 import time
-
-import pytest
 
 from kiosk.notify import Notifier
 
-
-@pytest.fixture
-def notify_socket(tmp_path):
-    path = str(tmp_path / "notify.sock")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(path)
-    sock.settimeout(0.05)
-    yield path, sock
-    sock.close()
-
-
-def received(sock):
-    messages = []
-    while True:
-        try:
-            messages.append(sock.recv(4096).decode())
-        except (socket.timeout, BlockingIOError):
-            return messages
+from .conftest import received
 
 
 def test_notifier_messages_and_watchdog_rate(notify_socket):
