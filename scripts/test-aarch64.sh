@@ -11,6 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CHECK=${A64_CHECK:-../shared/tools/aarch64-check}
+# Installing the wheel into a fresh venv (tests/test_packaging.py) takes minutes under emulation.
+export A64_TEST_TIMEOUT=${A64_TEST_TIMEOUT:-600}
 CACHE=${A64_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/aarch64-check}
 suites=("$@"); [ ${#suites[@]} -gt 0 ] || suites=(bookworm trixie)
 status=0

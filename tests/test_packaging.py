@@ -58,7 +58,7 @@ def test_the_wheel_holds_every_module_the_demo_portrait_and_the_models(wheel):
 
 def test_the_installed_wheel_runs_the_booth_scores_and_checks_from_another_folder(wheel, tmp_path):
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
     python = venv / "bin" / "python"
     purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              capture_output=True, text=True, check=True).stdout.strip()
@@ -66,7 +66,8 @@ def test_the_installed_wheel_runs_the_booth_scores_and_checks_from_another_folde
     # hooks in through .pth files, which a path listed in another .pth does not run).
     deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], *site.getsitepackages()}
     Path(purelib, "deps.pth").write_text("\n".join(sorted(deps)) + "\n")
-    install = subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-index", str(wheel)],
+    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-index",
+                              str(wheel)],
                              capture_output=True, text=True, timeout=600, env=ENV)
     assert install.returncode == 0, install.stderr
     kiosk = venv / "bin" / "kiosk"
