@@ -64,11 +64,6 @@ class App:
         self.detector = LiveDetector(FaceDetector(config.detection), config.live)
         c = config.camera
         try:
-            first = open_camera(source, c, realtime)
-        except Exception as exc:  # not fatal: the screen says so and the feed keeps trying
-            log.warning("no camera at start (%s); showing the camera screen and retrying", exc)
-            first = None
-        try:
             os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # a booth has no sound card to complain about
             pygame.display.init()
             problem = "" if headless else no_screen_problem(pygame.display.get_driver())
@@ -77,15 +72,15 @@ class App:
             self.display = self._open_display(windowed or not config.screen.fullscreen)
         except pygame.error:
             pygame.display.quit()
-            if first is not None:
-                first.close()
             raise
         self._hide_cursor()
         self.button = GpioButton(config.button)
         self.view: View | None = None
         self.renderer = None
         self._ensure_renderer(c.width, c.height)
-        self.feed = CameraFeed(lambda: open_camera(source, c, realtime), c.stall_s, c.retry_max_s, first).start()
+        # The camera opens in the feed's thread: one missing (or hanging) at boot never stops the booth
+        # from coming up; the screen says so while the feed keeps trying.
+        self.feed = CameraFeed(lambda: open_camera(source, c, realtime), c.stall_s, c.retry_max_s).start()
         self.detect_worker = LatestWorker("detect", self._detect)
         self.score_worker = LatestWorker("score", self._score)
         b = config.booth

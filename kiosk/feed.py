@@ -22,12 +22,11 @@ HANG_S = 10.0  # far longer than any healthy open (a few seconds) or read (one f
 
 
 class CameraFeed:
-    def __init__(self, opener: Callable[[], Camera], stall_s: float, retry_max_s: float,
-                 camera: Camera | None = None, hang_s: float = HANG_S):
+    def __init__(self, opener: Callable[[], Camera], stall_s: float, retry_max_s: float, hang_s: float = HANG_S):
         self._opener = opener
         self.hang_s = hang_s
         self._in_call_since: float | None = None
-        self._camera = camera
+        self._camera: Camera | None = None
         self.stall_s, self.retry_max_s = stall_s, retry_max_s
         self._lock = threading.Lock()
         self._frame: Frame | None = None
