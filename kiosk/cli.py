@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description="faceeva kiosk: a face-scoring photo booth, for fun.")
-    parser.add_argument("--config", type=Path, default=None, help="config file (default: /etc/faceeva/config.toml if it exists, else the built-in defaults)")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="config file (default: /etc/faceeva/config.toml if it exists, else the built-in defaults)")
     parser.add_argument("--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -153,7 +153,8 @@ def test_missing_font_stops_the_booth_with_one_line(tmp_path):
     latin_only = os.path.join(os.path.dirname(pygame.__file__), "freesansbold.ttf")
     cfg.write_text(f'[screen]\nfont = "{latin_only}"\n')
     run = subprocess.run([sys.executable, "-m", "kiosk", "--config", str(cfg), "run", "--demo", "--windowed",
-                          "--headless"], capture_output=True, text=True, timeout=60, env=dict(os.environ, SDL_VIDEODRIVER="dummy"))
+                          "--headless"], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, SDL_VIDEODRIVER="dummy"))
     assert run.returncode == 1
     lines = [line for line in run.stderr.splitlines() if line.startswith("kiosk:")]
     assert len(lines) == 1 and "fonts-nanum" in lines[0] and "Traceback" not in run.stderr

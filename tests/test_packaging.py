@@ -73,7 +73,8 @@ def test_the_installed_wheel_runs_the_booth_scores_and_checks_from_another_folde
     kiosk = venv / "bin" / "kiosk"
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    where = subprocess.run([str(python), "-c", "import kiosk.config as c; print(c.__file__); print(c.shipped_models())"],
+    probe = "import kiosk.config as c; print(c.__file__); print(c.shipped_models())"
+    where = subprocess.run([str(python), "-c", probe],
                            capture_output=True, text=True, cwd=elsewhere, env=ENV)
     module_file, models = where.stdout.split()
     assert module_file.startswith(purelib) and models.startswith(purelib), where.stdout
