@@ -146,7 +146,8 @@ def test_captures_drop_in_is_written_safely_for_the_unit_that_runs(tmp_path, des
     assert check.returncode == 0 and "captures.conf" not in check.stderr, check.stderr
 
 
-@pytest.mark.parametrize("value, words", [('""', "expected an absolute path"), ('"captures"', "expected an absolute path"),
+@pytest.mark.parametrize("value, words", [('""', "expected an absolute path"),
+                                          ('"captures"', "expected an absolute path"),
                                           ('"/srv/a\\"b"', "without quotes")])
 def test_unusable_captures_dir_stops_the_installer_before_any_step(tmp_path, value, words):
     run = installer(tmp_path, "--dry-run", config=f"[booth]\ncaptures_dir = {value}\n")
