@@ -56,7 +56,9 @@ def booth_config(**booth):
                                screen=dataclasses.replace(c.screen, width=480, height=320))
 
 
-def step_until(app, condition, timeout=15.0):
+def step_until(app, condition, timeout=120.0):
+    """Step the booth until `condition` holds. The timeout only catches a booth that is stuck: under
+    emulated arm64 a first inference alone can take 15 s, so it is no measure of speed."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"timed out in phase {app.booth.phase}, face {app.tracker.state}"
