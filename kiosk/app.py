@@ -34,6 +34,17 @@ from .view import View
 from .worker import LatestWorker
 
 log = logging.getLogger("kiosk")
+# SDL falls back to these when it finds no screen: the booth would run where nobody sees it.
+HEADLESS_DRIVERS = ("offscreen", "dummy")
+
+
+def no_screen_problem(driver: str) -> str:
+    """Why SDL's `driver` cannot show the booth to anyone ("" when it can)."""
+    if driver not in HEADLESS_DRIVERS:
+        return ""
+    return (f"no screen: SDL picked its '{driver}' video driver, which shows nothing; on Pi OS Lite start the "
+            "booth with its systemd unit (kmsdrm on tty1), on a desktop from the desktop session; "
+            "for tests and screenshots say so with --headless")
 
 
 @dataclass(frozen=True)
@@ -44,27 +55,32 @@ class Seen:
 
 
 class App:
-    def __init__(self, config: Config, source: str, windowed: bool = False, realtime: bool = True):
+    def __init__(self, config: Config, source: str, windowed: bool = False, realtime: bool = True,
+                 headless: bool = False):
         self.config = config
         # Start-up checks first, cheapest and most likely to fail first; each raises one clear line.
         self.font = checked_font(config.screen.font, texts.all_texts(config.verdict.rank_texts))
         self.chain = Chain(config.models_dir, config.verdict.rank_texts, config.models.threads)
         self.detector = LiveDetector(FaceDetector(config.detection), config.live)
         c = config.camera
-        first = open_camera(source, c, realtime)  # CameraUnavailable: nothing to show, say so and exit
         try:
             os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # a booth has no sound card to complain about
             pygame.display.init()
+            problem = "" if headless else no_screen_problem(pygame.display.get_driver())
+            if problem:
+                raise pygame.error(problem)
             self.display = self._open_display(windowed or not config.screen.fullscreen)
         except pygame.error:
-            first.close()
+            pygame.display.quit()
             raise
         self._hide_cursor()
         self.button = GpioButton(config.button)
         self.view: View | None = None
         self.renderer = None
         self._ensure_renderer(c.width, c.height)
-        self.feed = CameraFeed(lambda: open_camera(source, c, realtime), c.stall_s, c.retry_max_s, first).start()
+        # The camera opens in the feed's thread: one missing (or hanging) at boot never stops the booth
+        # from coming up; the screen says so while the feed keeps trying.
+        self.feed = CameraFeed(lambda: open_camera(source, c, realtime), c.stall_s, c.retry_max_s).start()
         self.detect_worker = LatestWorker("detect", self._detect)
         self.score_worker = LatestWorker("score", self._score)
         b = config.booth
@@ -144,8 +160,12 @@ class App:
         self._take_verdict(now)
         self.button.ready_light(self.booth.phase is Phase.LIVE and face is FaceState.STEADY)
         self.render(now)
-        if self.feed.ok:  # a stalled camera stops the petting, and systemd restarts the booth
-            self.notifier.ready(f"booth running, camera {self.feed.camera_name}")
+        # Something is on screen now, camera or not: systemd may count the booth as started.
+        status = (f"booth running, camera {self.feed.camera_name}" if self.feed.ok
+                  else f"camera unavailable, retrying: {self.feed.problem or 'waiting for the first frame'}")
+        self.notifier.ready(status)
+        self.notifier.update_status(status)
+        if self.feed.healthy:  # a hung camera call stops the petting, and systemd restarts the booth
             self.notifier.pet(now)
 
     def _events(self) -> bool:
@@ -235,7 +255,7 @@ def headless_app(config: Config, source: str = "demo", realtime: bool = True, **
     os.environ["SDL_VIDEODRIVER"] = "dummy"  # read when the display starts, not at import
     config = dataclasses.replace(config, booth=dataclasses.replace(config.booth, **booth),
                                  button=dataclasses.replace(config.button, gpio=False))
-    return App(config, source, windowed=True, realtime=realtime)
+    return App(config, source, windowed=True, realtime=realtime, headless=True)
 
 
 def press() -> None:

@@ -82,12 +82,16 @@ def check_camera(config: Config, source: str | None = None, timeout_s: float = 5
             camera.close()
 
 
-def check_display(_: Config) -> tuple[bool, str]:
+def check_display(_: Config, headless: bool = False) -> tuple[bool, str]:
     import pygame
+
+    from .app import no_screen_problem
 
     try:
         pygame.display.init()
-        return True, f"SDL video driver {pygame.display.get_driver()} initialised"
+        driver = pygame.display.get_driver()
+        problem = "" if headless else no_screen_problem(driver)
+        return (False, problem) if problem else (True, f"SDL video driver {driver} initialised")
     finally:
         pygame.display.quit()
 
@@ -120,11 +124,13 @@ def check_combinations(_: Config) -> tuple[bool, str]:
     return True, f"OpenCV {cv2.__version__}, numpy {np.__version__}"
 
 
-def run_checks(config: Config | None, config_error: str = "", camera: str | None = None) -> list[CheckResult]:
+def run_checks(config: Config | None, config_error: str = "", camera: str | None = None,
+               headless: bool = False) -> list[CheckResult]:
     checks: list[tuple[str, Callable]] = [
         ("config", lambda c: check_config(config, config_error)),
         ("runtime", check_runtime), ("models", check_models), ("font", check_font),
-        ("camera", lambda c: check_camera(c, camera)), ("display", check_display), ("gpio", check_gpio),
+        ("camera", lambda c: check_camera(c, camera)), ("display", lambda c: check_display(c, headless)),
+        ("gpio", check_gpio),
         ("versions", check_combinations)]
     effective = config or Config()  # a broken config still lets the other checks run on defaults
     results = []

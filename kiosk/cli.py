@@ -22,13 +22,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":  # the preflight reports a broken config as one of its checks
             return _check(args, None, str(exc))
         print(f"kiosk: {exc}", file=sys.stderr)
+        if args.command == "run":  # a booth under systemd says so on screen, then backs off
+            from .failsafe import show_error
+
+            show_error(str(exc), args.windowed, args.headless)
         return 2
     return args.run(args, config)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description="faceeva kiosk: a face-scoring photo booth, for fun.")
-    parser.add_argument("--config", type=Path, default=None, help="config file (default: the repo's config.toml)")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="config file (default: /etc/faceeva/config.toml if it exists, else the built-in defaults)")
     parser.add_argument("--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -37,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--camera", metavar="auto|picamera2|opencv|FILE|DIR",
                    help="camera source, overriding [camera] source")
     p.add_argument("--demo", action="store_true", help="no camera: a built-in scene from a public-domain portrait")
+    p.add_argument("--headless", action="store_true",
+                   help="draw on SDL's dummy driver, shown nowhere (tests); without it the booth refuses to run unseen")
     p.set_defaults(run=_run)
 
     p = sub.add_parser("screenshot", help="render one booth screen headless from the demo scene to a PNG")
@@ -66,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="preflight: runtime, models, font, camera, display, GPIO, config")
     p.add_argument("--json", action="store_true")
     p.add_argument("--camera", default=None, help="camera source to check, overriding [camera] source")
+    p.add_argument("--headless", action="store_true", help="accept SDL's dummy driver as the display (tests)")
     p.set_defaults(run=_check)
 
     p = sub.add_parser("bench", help="measure detection, frame, chain and press-to-result times, and the seed's way")
@@ -153,27 +161,38 @@ def _config(args, config) -> int:
     if args.default:
         print(config_module.render_default(), end="")
     else:
-        print(f"{args.config or config_module.DEFAULT_CONFIG}: valid")
+        print(f"{config_module.find(args.config) or 'built-in defaults'}: valid")
     return 0
 
 
 def _run(args, config) -> int:
+    import os
+
     import pygame
 
     from .app import App
-    from .cameras import CameraUnavailable
     from .chain import ModelError
+    from .failsafe import show_error
     from .fonts import FontError
 
+    if args.headless and os.environ.get("SDL_VIDEODRIVER") not in ("dummy", "offscreen"):
+        os.environ["SDL_VIDEODRIVER"] = "dummy"
     source = "demo" if args.demo else (args.camera or config.camera.source)
     try:
-        app = App(config, source, windowed=args.windowed)
-    except (FontError, ModelError, CameraUnavailable, RuntimeError, pygame.error) as exc:
-        print(f"kiosk: {' '.join(str(exc).split())}", file=sys.stderr)
+        app = App(config, source, windowed=args.windowed, headless=args.headless)
+    except (FontError, ModelError, RuntimeError, pygame.error) as exc:
+        message = " ".join(str(exc).split())
+        print(f"kiosk: {message}", file=sys.stderr)
+        show_error(message, args.windowed, args.headless)  # under systemd: on screen, then back off
         return 1
     logging.getLogger("kiosk").info("booth running: camera %s, %s, trigger %s", source, app.chain.runtime,
                                     config.booth.trigger)
-    return app.run()
+    try:
+        return app.run()
+    except Exception as exc:  # a bug: say so on screen rather than leave it black, then let systemd restart
+        logging.getLogger("kiosk").exception("booth crashed")
+        show_error(f"crashed: {type(exc).__name__}: {' '.join(str(exc).split())}", args.windowed, args.headless)
+        return 1
 
 
 def _screenshot(args, config) -> int:
@@ -215,7 +234,7 @@ def _soak(args, config) -> int:
 def _check(args, config, config_error: str = "") -> int:
     from .check import report, run_checks
 
-    results = run_checks(config, config_error, args.camera)
+    results = run_checks(config, config_error, args.camera, args.headless)
     print(report(results, args.json))
     return 0 if all(r.ok for r in results) else 1
 

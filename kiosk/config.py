@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONFIG = REPO_ROOT / "config.toml"
+PACKAGE_DIR = Path(__file__).resolve().parent
+# Where the booth looks for its config when --config is not given; without it, the built-in defaults
+# (the same values as the repo's config.toml, which is generated from this table).
+SYSTEM_CONFIG = Path("/etc/faceeva/config.toml")
+MAX_CONFIG_BYTES = 1_000_000  # a config is a few kB; a device or a huge file is a mistake
 
 SEED_RANK_TEXTS = (
     "ㅆㅎㅌㅊ 입니다..힘내세요..",
@@ -30,9 +33,10 @@ class ConfigError(ValueError):
     """A config problem, worded as the one line the operator sees."""
 
 
-def option(default: Any, help: str, *, low=None, high=None, choices=None, length=None):
-    """A config field with what it means and what values are allowed."""
-    meta = {"help": help, "low": low, "high": high, "choices": choices, "length": length}
+def option(default: Any, help: str, *, low=None, high=None, choices=None, length=None, kind=None):
+    """A config field with what it means and what values are allowed ("an absolute path" as `kind`:
+    a string starting with / and without NUL)."""
+    meta = {"help": help, "low": low, "high": high, "choices": choices, "length": length, "kind": kind}
     if isinstance(default, (list, tuple)):
         return field(default=tuple(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -71,7 +75,8 @@ class LiveConfig:
 
 @dataclass(frozen=True)
 class ModelsConfig:
-    dir: str = option("models", "Folder with manifest.json and the three .tflite models (relative to the repo).")
+    dir: str = option("", "Folder with manifest.json and the three .tflite models; empty means the models shipped "
+                      "with the booth; a relative path is relative to this config file's folder.")
     threads: int = option(1, "CPU threads each TFLite interpreter may use.", low=1, high=8)
 
 
@@ -145,7 +150,8 @@ class BoothConfig:
     capture_frames: int = option(3, "Frames scored at capture and averaged, so one blink does not decide.",
                                  low=1, high=10)
     save_captures: bool = option(False, "Write captured photos to captures_dir (off: faces stay in memory only).")
-    captures_dir: str = option("/var/lib/faceeva/captures", "Folder for saved captures when save_captures is on.")
+    captures_dir: str = option("/var/lib/faceeva/captures", "Folder for saved captures when save_captures is on.",
+                               kind="an absolute path")
     max_captures: int = option(200, "Most saved captures kept; the oldest are deleted first.", low=1, high=100000)
 
 
@@ -174,29 +180,55 @@ class Config:
 
     @property
     def models_dir(self) -> Path:
-        path = Path(self.models.dir)
-        return path if path.is_absolute() else REPO_ROOT / path
+        return Path(self.models.dir) if self.models.dir else shipped_models()
+
+
+def shipped_models() -> Path:
+    """The models inside the installed package (a wheel), or the repo's models/ in a source checkout."""
+    packaged = PACKAGE_DIR / "models"
+    return packaged if (packaged / "manifest.json").is_file() else PACKAGE_DIR.parent / "models"
 
 
 SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Config)}
 
 
+def find(path: Path | str | None = None) -> Path | None:
+    """The config file to read: `path` (--config), else /etc/faceeva/config.toml if there is one, else
+    None (the built-in defaults)."""
+    if path is not None:
+        return Path(path)
+    return SYSTEM_CONFIG if SYSTEM_CONFIG.exists() else None
+
+
 def load(path: Path | str | None = None, overrides: dict[str, dict[str, Any]] | None = None) -> Config:
-    """Read and validate a config file (or the repo's config.toml); raise ConfigError on any problem."""
-    path = Path(path) if path is not None else DEFAULT_CONFIG
+    """Read and validate the config file `find(path)` chooses; raise ConfigError on any problem."""
+    path = find(path)
+    document = _read(path) if path is not None else {}
+    for section, values in (overrides or {}).items():
+        document.setdefault(section, {}).update(values)
+    config = from_dict(document, str(path or "built-in defaults"))
+    if path is not None and config.models.dir and not Path(config.models.dir).is_absolute():
+        models = dataclasses.replace(config.models, dir=str(path.resolve().parent / config.models.dir))
+        config = dataclasses.replace(config, models=models)  # relative to the config file, not the cwd
+    return config
+
+
+def _read(path: Path) -> dict[str, Any]:
     try:
+        if not path.is_file():  # a FIFO or a device would block or never end
+            what = "not found" if not path.exists() else "not a regular file"
+            raise ConfigError(f"{path}: config file {what}; pass --config with an existing file")
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: config file larger than {MAX_CONFIG_BYTES} bytes; is it the right file?")
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found; pass --config with an existing file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config file ({_one_line(exc)})") from None
     try:
-        document = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({_one_line(exc)})") from None
-    for section, values in (overrides or {}).items():
-        document.setdefault(section, {}).update(values)
-    return from_dict(document, str(path))
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML (arrays or tables nested too deeply)") from None
 
 
 def from_dict(document: dict[str, Any], source: str = "config") -> Config:
@@ -208,7 +240,22 @@ def from_dict(document: dict[str, Any], source: str = "config") -> Config:
         if not isinstance(values, dict):
             raise ConfigError(f"{source}: [{name}] must be a table of options, not a single value")
         sections[name] = _section(SECTIONS[name], name, values, source)
-    return Config(**sections)
+    config = Config(**sections)
+    _check_together(config, source)
+    return config
+
+
+def _check_together(config: Config, source: str) -> None:
+    """Rules between options, which the per-option table cannot express."""
+    for name in ("detection", "live"):
+        s = getattr(config, name)
+        if s.min_face > s.max_face:
+            raise ConfigError(f"{source}: [{name}] min_face = {s.min_face} is larger than max_face = {s.max_face}; "
+                              "min_face must not exceed max_face")
+    b = config.button
+    if b.gpio and b.led_pin == b.pin:
+        raise ConfigError(f"{source}: [button] led_pin = {b.led_pin} is the button's pin; "
+                          "wire the LED to another pin, or set led_pin = -1")
 
 
 def _section(cls: type, name: str, values: dict[str, Any], source: str):
@@ -240,7 +287,9 @@ def _check(f: dataclasses.Field, where: str, value: Any, source: str) -> Any:
             raise fail()
         return tuple(value)
     if kind is str:
-        if not isinstance(value, str) or (meta["choices"] and value not in meta["choices"]):
+        if not isinstance(value, str) or (meta["choices"] and value not in meta["choices"]) or "\0" in value:
+            raise fail()  # NUL: no file name can hold it, and open() raises ValueError
+        if meta["kind"] == "an absolute path" and not value.startswith("/"):
             raise fail()
         return value
     # Numbers: TOML ints are fine where floats are asked for, bools are not numbers here.
@@ -267,7 +316,7 @@ def describe(f: dataclasses.Field) -> str:
     if meta["choices"]:
         return "one of " + ", ".join(f'"{c}"' if isinstance(c, str) else str(c) for c in meta["choices"])
     if kind is str:
-        return "a string"
+        return meta["kind"] or "a string"
     noun = "a whole number" if kind is int else "a number"
     if meta["low"] is not None and meta["high"] is not None:
         return f"{noun} from {meta['low']} to {meta['high']}"

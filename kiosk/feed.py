@@ -2,8 +2,9 @@
 
 A thread reads the camera as fast as it delivers. When reads fail or stop for `stall_s`, the feed
 reports itself down, closes the device and reopens it with growing waits (up to `retry_max_s`),
-so the screen can say "camera unavailable" and the booth comes back by itself. A read that hangs
-instead of failing cannot be interrupted from here: the feed then reports itself down, the render
+so the screen can say "camera unavailable" and the booth comes back by itself. That includes a
+camera missing from the start: the feed keeps trying, forever. A read or open that hangs instead of
+failing cannot be interrupted from here: after `hang_s` the feed reports itself unhealthy, the render
 loop stops petting systemd's watchdog, and systemd restarts the booth.
 """
 
@@ -17,13 +18,15 @@ from typing import Callable
 from .cameras import Camera, CameraUnavailable, Frame
 
 log = logging.getLogger(__name__)
+HANG_S = 10.0  # far longer than any healthy open (a few seconds) or read (one frame)
 
 
 class CameraFeed:
-    def __init__(self, opener: Callable[[], Camera], stall_s: float, retry_max_s: float,
-                 camera: Camera | None = None):
+    def __init__(self, opener: Callable[[], Camera], stall_s: float, retry_max_s: float, hang_s: float = HANG_S):
         self._opener = opener
-        self._camera = camera
+        self.hang_s = hang_s
+        self._in_call_since: float | None = None
+        self._camera: Camera | None = None
         self.stall_s, self.retry_max_s = stall_s, retry_max_s
         self._lock = threading.Lock()
         self._frame: Frame | None = None
@@ -54,12 +57,34 @@ class CameraFeed:
         with self._lock:
             return self._frame is not None and time.monotonic() - self._last_frame_at < self.stall_s
 
+    @property
+    def healthy(self) -> bool:
+        """The camera thread runs and no open or read has hung (only a restart would free it)."""
+        with self._lock:
+            since = self._in_call_since
+        return self._thread.is_alive() and (since is None or time.monotonic() - since < self.hang_s)
+
+    def _device(self, call: Callable):
+        """A device call, timed so a hang shows in `healthy`. Any error counts as the camera being
+        unavailable: an unexpected exception must not end the thread and leave the booth blind."""
+        with self._lock:
+            self._in_call_since = time.monotonic()
+        try:
+            return call()
+        except CameraUnavailable:
+            raise
+        except Exception as exc:
+            raise CameraUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            with self._lock:
+                self._in_call_since = None
+
     def _run(self) -> None:
         wait = 0.5
         while not self._stop.is_set():
             if self._camera is None:
                 try:
-                    self._camera = self._opener()
+                    self._camera = self._device(self._opener)
                     wait = 0.5
                     if self.reconnects or self.problem:
                         log.info("camera back: %s", self._camera.name)
@@ -69,7 +94,7 @@ class CameraFeed:
                     wait = min(wait * 2, self.retry_max_s)
                     continue
             try:
-                frame = self._camera.read()
+                frame = self._device(self._camera.read)
             except CameraUnavailable as exc:
                 self._down(str(exc))
                 self._close_camera()

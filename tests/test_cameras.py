@@ -23,21 +23,34 @@ class FakeRequest:
         self.released = True
 
 
+PAD = 255  # what the padding columns of a YUV420 row hold in the fake: bright, so a leak shows
+
+
 class FakePicamera2:
-    """The parts of picamera2's API the booth uses, recording how it was driven."""
+    """picamera2's contract as the booth meets it (0.3.38): configure() may replace sizes and formats
+    it cannot give, and camera_config then holds what was applied, with each stream's stride; a
+    YUV420 array is (h * 3/2, stride), stride rounded up to 64 bytes, the padding kept."""
     last = None
+    replace: dict = {}  # stream -> {"size": ..., "format": ...} the "camera" gives instead of the request
 
     def __init__(self):
         FakePicamera2.last = self
         self.camera_controls = {"AfMode": (0, 2, 0)}
         self.controls, self.started, self.closed = {}, False, False
+        self.camera_config = {}
 
     def create_video_configuration(self, main, lores, controls, buffer_count):
         self.config = {"main": main, "lores": lores, "controls": controls}
         return self.config
 
     def configure(self, config):
-        self.configured = config
+        self.camera_config = {}
+        for stream in ("main", "lores"):
+            applied = {**config[stream], **self.replace.get(stream, {})}
+            w = applied["size"][0]
+            bytes_per_pixel = {"YUV420": 1, "RGB888": 3, "BGR888": 3}.get(applied["format"], 4)
+            applied["stride"] = -(-w * bytes_per_pixel // 64) * 64
+            self.camera_config[stream] = applied
 
     def set_controls(self, controls):
         self.controls.update(controls)
@@ -46,12 +59,16 @@ class FakePicamera2:
         self.started = True
 
     def capture_request(self):
-        w, h = self.config["main"]["size"]
-        lw, lh = self.config["lores"]["size"]
-        main = np.zeros((h, w, 3), np.uint8)
-        main[..., 0] = 200  # blue in B,G,R order ("RGB888" in libcamera's words)
-        yuv = np.full((lh * 3 // 2, lw), 50, np.uint8)
-        yuv[:lh] = 120  # the Y plane
+        main_cfg, lores_cfg = self.camera_config["main"], self.camera_config["lores"]
+        w, h = main_cfg["size"]
+        channels = 3 if main_cfg["format"] in ("RGB888", "BGR888") else 4
+        main = np.zeros((h, w, channels), np.uint8)  # make_array crops RGB rows to the width
+        blue_at = 0 if main_cfg["format"] in ("RGB888", "XRGB8888") else 2
+        main[..., blue_at] = 200  # a blue picture, in the byte order of the applied format
+        lw, lh = lores_cfg["size"]
+        yuv = np.full((lh * 3 // 2, lores_cfg["stride"]), 50, np.uint8)
+        yuv[:lh, lw:] = PAD
+        yuv[:lh, :lw] = 120  # the Y plane
         self.request = FakeRequest(main, yuv)
         return self.request
 
@@ -70,6 +87,7 @@ def fake_picamera2(monkeypatch):
     libcamera.controls = types.SimpleNamespace(AfModeEnum=types.SimpleNamespace(Continuous=2))
     monkeypatch.setitem(sys.modules, "picamera2", module)
     monkeypatch.setitem(sys.modules, "libcamera", libcamera)
+    monkeypatch.setattr(FakePicamera2, "replace", {})
     return FakePicamera2
 
 
@@ -87,14 +105,88 @@ def test_picamera2_main_and_lores_streams(fake_picamera2):
     assert cam.closed
 
 
+@pytest.mark.parametrize("detect_width", [200, 300, 330])
+def test_picamera2_lores_padding_never_reaches_detection(fake_picamera2, detect_width):
+    """detect_width not a multiple of 64: the lores rows carry padding that must be cut off."""
+    camera = open_camera("picamera2", CameraConfig(width=1280, height=720, detect_width=detect_width))
+    lw, lh = fake_picamera2.last.camera_config["lores"]["size"]
+    assert fake_picamera2.last.camera_config["lores"]["stride"] > lw
+    frame = camera.read()
+    assert frame.grey.shape == (lh, lw) and (frame.grey == 120).all()
+    assert frame.detect_scale == pytest.approx(1280 / lw)
+
+
+def test_picamera2_works_from_the_configuration_it_applied(fake_picamera2):
+    """Sizes and formats the camera cannot give are replaced silently; the booth follows what it got."""
+    fake_picamera2.replace = {"main": {"size": (1296, 972), "format": "XBGR8888"},
+                              "lores": {"size": (324, 242)}}
+    camera = open_camera("picamera2", CameraConfig(width=1280, height=720, detect_width=320))
+    frame = camera.read()
+    assert frame.image.shape == (972, 1296, 3) and frame.image.flags.c_contiguous
+    assert frame.image[0, 0, 0] == 200 and frame.image[0, 0, 2] == 0  # R,G,B,X turned into B,G,R
+    assert frame.grey.shape == (242, 324) and (frame.grey == 120).all()
+    assert frame.detect_scale == 4.0
+
+
+def test_picamera2_without_a_yuv_lores_stream_detects_on_the_main_picture(fake_picamera2):
+    fake_picamera2.replace = {"lores": {"format": "XRGB8888"}}
+    frame = open_camera("picamera2", CameraConfig(width=1280, height=720, detect_width=320)).read()
+    assert frame.grey.shape == (180, 320) and frame.image.shape == (720, 1280, 3)
+
+
+def test_picamera2_unusable_main_format_is_unavailable_and_released(fake_picamera2):
+    fake_picamera2.replace = {"main": {"format": "YUYV"}}
+    with pytest.raises(CameraUnavailable, match="main format YUYV"):
+        open_camera("picamera2", CameraConfig())
+    assert fake_picamera2.last.closed
+
+
 def test_picamera2_swap_and_no_autofocus(fake_picamera2, monkeypatch):
-    monkeypatch.setattr(FakePicamera2, "__init__", lambda self: (setattr(FakePicamera2, "last", self),
-                                                                setattr(self, "camera_controls", {}),
-                                                                setattr(self, "controls", {}))[-1])
+    original = FakePicamera2.__init__
+
+    def no_af(self):
+        original(self)
+        self.camera_controls = {}
+
+    monkeypatch.setattr(FakePicamera2, "__init__", no_af)
     camera = open_camera("picamera2", CameraConfig(swap_rb=True, autofocus=True))
     assert fake_picamera2.last.controls == {}  # Camera Module 2 has no autofocus: not asked for
     frame = camera.read()
     assert frame.image[0, 0, 2] == 200 and frame.image[0, 0, 0] == 0
+
+
+class HalfOpenPicamera2(FakePicamera2):
+    """picamera2 0.3.38 when __init__ fails after acquiring the camera (e.g. no buffers): the
+    exception is a RuntimeError, and close() on such an object raises AttributeError."""
+
+    def __init__(self):
+        super().__init__()
+        raise RuntimeError("Camera __init__ sequence did not complete.")
+
+    def close(self):
+        raise AttributeError("'Picamera2' object has no attribute 'allocator'")
+
+
+def test_picamera2_failing_init_is_just_no_camera_and_auto_goes_on(fake_picamera2, monkeypatch):
+    monkeypatch.setattr(sys.modules["picamera2"], "Picamera2", HalfOpenPicamera2)
+    with pytest.raises(CameraUnavailable, match="did not complete"):
+        open_camera("picamera2", CameraConfig())
+    monkeypatch.setattr(cv2, "VideoCapture", SilentCapture)
+    with pytest.raises(CameraUnavailable, match="picamera2: .*did not complete.*opencv:"):
+        open_camera("auto", CameraConfig())
+
+
+def test_picamera2_failing_start_then_failing_close_is_still_no_camera(fake_picamera2, monkeypatch):
+    def busy(self):
+        raise RuntimeError("Failed to start camera: Device or resource busy")
+
+    def broken_close(self):
+        raise AttributeError("'Picamera2' object has no attribute 'allocator'")
+
+    monkeypatch.setattr(FakePicamera2, "start", busy)
+    monkeypatch.setattr(FakePicamera2, "close", broken_close)
+    with pytest.raises(CameraUnavailable, match="would not start.*busy"):
+        open_camera("picamera2", CameraConfig())
 
 
 def test_picamera2_missing_says_how_to_install(monkeypatch):

@@ -11,13 +11,13 @@ from .conftest import REPO
 
 
 def run_check(capsys, *args):
-    code = main([*args, "check", "--json"])
+    code = main([*args, "check", "--json", "--headless"])
     checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
     return code, checks
 
 
 def test_all_pass_with_a_replay_camera_and_mock_gpio(capsys, photo_dir):
-    code = main(["check", "--camera", str(photo_dir / "astronaut.jpg")])
+    code = main(["check", "--headless", "--camera", str(photo_dir / "astronaut.jpg")])
     out = capsys.readouterr().out
     assert code == 0, out
     assert [line.split()[1].rstrip(":") for line in out.splitlines()] == [
@@ -27,7 +27,7 @@ def test_all_pass_with_a_replay_camera_and_mock_gpio(capsys, photo_dir):
 
 
 def test_no_camera_fails_that_check_only(capsys, tmp_path):
-    code = main(["check", "--json", "--camera", str(tmp_path / "missing")])
+    code = main(["check", "--json", "--headless", "--camera", str(tmp_path / "missing")])
     checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
     assert code == 1 and not checks["camera"]["ok"] and "neither auto" in checks["camera"]["detail"]
     assert checks["models"]["ok"] and checks["font"]["ok"]
@@ -113,3 +113,11 @@ def test_a_camera_that_hangs_fails_within_the_timeout(monkeypatch):
     ok, detail = check_camera(Config(), "x", timeout_s=0.3)
     Hanging.release.set()
     assert not ok and "no frame within 0.3 s" in detail and time.monotonic() - started < 2
+
+
+def test_display_fails_when_sdl_would_draw_where_nobody_sees(capsys, photo_dir):
+    code, checks = run_check(capsys, "--config", str(REPO / "config.toml"))  # with --headless: fine
+    assert checks["display"]["ok"]
+    code = main(["check", "--json", "--camera", str(photo_dir / "astronaut.jpg")])  # SDL_VIDEODRIVER=dummy here
+    checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
+    assert code == 1 and not checks["display"]["ok"] and "'dummy'" in checks["display"]["detail"]

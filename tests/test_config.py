@@ -12,10 +12,79 @@ def write(tmp_path, text):
     return path
 
 
-def test_repo_config_is_the_generated_default():
+def test_repo_config_is_the_generated_default(monkeypatch, tmp_path):
     # config.toml documents every option the code reads, because it is generated from the table.
     assert (REPO / "config.toml").read_text(encoding="utf-8") == config.render_default()
-    assert config.load() == config.Config()
+    monkeypatch.setattr(config, "SYSTEM_CONFIG", tmp_path / "absent.toml")
+    assert config.load() == config.Config() == config.load(REPO / "config.toml")
+
+
+def test_search_order_is_flag_then_etc_then_built_in(monkeypatch, tmp_path):
+    system = write(tmp_path, "[models]\nthreads = 2\n")
+    monkeypatch.setattr(config, "SYSTEM_CONFIG", system)
+    assert config.find() == system and config.load().models.threads == 2
+    flag = tmp_path / "flag.toml"
+    flag.write_text("[models]\nthreads = 3\n")
+    assert config.load(flag).models.threads == 3
+    monkeypatch.setattr(config, "SYSTEM_CONFIG", tmp_path / "absent.toml")
+    assert config.find() is None and config.load().models.threads == 1
+
+
+def test_models_are_the_shipped_ones_or_relative_to_the_config_file(tmp_path, monkeypatch):
+    assert (config.Config().models_dir / "manifest.json").is_file()
+    monkeypatch.chdir("/")
+    c = config.load(write(tmp_path, '[models]\ndir = "mine"\n'))
+    assert c.models_dir == tmp_path / "mine"
+
+
+@pytest.mark.parametrize("text, words", [
+    ("[detection]\nmin_face = 0.6\nmax_face = 0.5\n", "[detection] min_face = 0.6 is larger than max_face"),
+    ("[live]\nmin_face = 0.6\nmax_face = 0.5\n", "[live] min_face = 0.6 is larger than max_face"),
+    ("[button]\npin = 27\nled_pin = 27\n", "[button] led_pin = 27 is the button's pin"),
+    ('[booth]\ncaptures_dir = ""\n', "expected an absolute path"),
+    ('[booth]\ncaptures_dir = "captures"\n', "expected an absolute path"),
+    ('[booth]\ncaptures_dir = "/var/x\\u0000y"\n', "expected an absolute path"),
+    ('[screen]\nfont = "/a\\u0000.ttf"\n', "expected a string"),
+])
+def test_options_that_cannot_work_together_or_at_all(tmp_path, text, words):
+    with pytest.raises(ConfigError) as err:
+        config.load(write(tmp_path, text))
+    assert words in str(err.value) and "\n" not in str(err.value)
+
+
+def test_led_on_the_button_pin_is_fine_when_the_button_is_off(tmp_path):
+    assert config.load(write(tmp_path, "[button]\ngpio = false\npin = 27\nled_pin = 27\n")).button.led_pin == 27
+
+
+def test_deeply_nested_arrays_are_one_line_not_a_traceback(tmp_path):
+    with pytest.raises(ConfigError, match="nested too deeply|not valid TOML"):
+        config.load(write(tmp_path, "[booth]\nx = " + "[" * 100_000 + "]" * 100_000 + "\n"))
+
+
+def test_a_fifo_or_a_huge_file_is_refused_without_reading(tmp_path):
+    import os
+    import threading
+
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    outcome = []
+    reader = threading.Thread(target=lambda: outcome.append(_error(fifo)), daemon=True)
+    reader.start()
+    reader.join(10)
+    if reader.is_alive():  # unblock the reader that opened the FIFO, so the test run can end
+        with open(fifo, "w"):
+            pass
+    assert outcome and "not a regular file" in outcome[0]
+    big = write(tmp_path, "#" * (config.MAX_CONFIG_BYTES + 1))
+    assert "larger than" in _error(big)
+
+
+def _error(path):
+    try:
+        config.load(path)
+    except ConfigError as exc:
+        return str(exc)
+    return ""
 
 
 def test_seed_texts_are_the_default_rank_texts():

@@ -55,14 +55,14 @@ def test_corrupt_model_at_start_up(tmp_path):
     (models / "gender.tflite").write_bytes(b"\x00" * 100)
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[models]\ndir = "{models}"\n')
-    run = kiosk("--config", str(cfg), "run", "--demo", "--windowed")
+    run = kiosk("--config", str(cfg), "run", "--demo", "--windowed", "--headless")
     assert one_clear_line(run) and "gender.tflite" in run.stderr
 
 
 def test_missing_models_and_unreadable_config_at_start_up(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[models]\ndir = "{tmp_path / "none"}"\n')
-    run = kiosk("--config", str(cfg), "run", "--demo", "--windowed")
+    run = kiosk("--config", str(cfg), "run", "--demo", "--windowed", "--headless")
     assert one_clear_line(run) and "manifest.json not found" in run.stderr
     cfg.write_bytes(b"\xff\xfe not utf-8 [[[")
     run = kiosk("--config", str(cfg), "run", "--demo")
@@ -79,8 +79,8 @@ def test_signals_end_the_booth_within_two_seconds_in_any_state(sig, tmp_path):
     # trigger "auto" with no countdown: the demo visitor keeps the booth cycling through its states.
     cfg = tmp_path / "c.toml"
     cfg.write_text('[booth]\ntrigger = "auto"\ncountdown_s = 1\nsteady_s = 0.2\nresult_s = 1.0\n')
-    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "--config", str(cfg), "run", "--demo", "--windowed"],
-                            cwd=REPO, stderr=subprocess.PIPE, text=True, env=ENV)
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "--config", str(cfg), "run", "--demo", "--windowed",
+                             "--headless"], cwd=REPO, stderr=subprocess.PIPE, text=True, env=ENV)
     try:
         for line in proc.stderr:
             if "visit: result" in line:  # mid-flow: a result was just shown

@@ -1,31 +1,11 @@
 """sd_notify: READY after the first frame, WATCHDOG only while camera frames arrive."""
 
 import dataclasses
-import socket
 import time
-
-import pytest
 
 from kiosk.notify import Notifier
 
-
-@pytest.fixture
-def notify_socket(tmp_path):
-    path = str(tmp_path / "notify.sock")
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(path)
-    sock.settimeout(0.05)
-    yield path, sock
-    sock.close()
-
-
-def received(sock):
-    messages = []
-    while True:
-        try:
-            messages.append(sock.recv(4096).decode())
-        except (socket.timeout, BlockingIOError):
-            return messages
+from .conftest import received
 
 
 def test_notifier_messages_and_watchdog_rate(notify_socket):
@@ -55,7 +35,7 @@ def test_the_booth_pets_only_while_frames_arrive(notify_socket, photo_dir, monke
     c = dataclasses.replace(c, camera=dataclasses.replace(c.camera, stall_s=0.3),
                             button=dataclasses.replace(c.button, gpio=False),
                             screen=dataclasses.replace(c.screen, width=320, height=240))
-    app = App(c, str(photo_dir / "astronaut.jpg"), windowed=True)
+    app = App(c, str(photo_dir / "astronaut.jpg"), windowed=True, headless=True)
     try:
         deadline = time.monotonic() + 5
         while not app.feed.ok and time.monotonic() < deadline:
@@ -73,3 +53,32 @@ def test_the_booth_pets_only_while_frames_arrive(notify_socket, photo_dir, monke
         assert "WATCHDOG=1" not in received(sock)
     finally:
         app.close()
+
+
+def test_a_full_notify_queue_never_blocks_the_booth(notify_socket):
+    """systemd not draining its socket (or a slow Pi petting every frame) must not freeze the picture."""
+    import threading
+
+    path, sock = notify_socket  # nobody reads it: the kernel queue fills after a few datagrams
+    n = Notifier({"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "100000"})
+    done = threading.Event()
+
+    def pet_a_lot():
+        for i in range(200):
+            n.pet(i * 0.05)  # every call is due: as when each frame takes >= half the watchdog period
+        done.set()
+
+    threading.Thread(target=pet_a_lot, daemon=True).start()
+    finished = done.wait(30)
+    if not finished:
+        received(sock)  # drain, so a blocked sender can end
+    assert finished, "a notify send blocked on a full socket queue"
+    assert 1 <= received(sock).count("WATCHDOG=1") < 200  # some went, the rest were dropped
+
+
+def test_status_is_sent_only_when_it_changes(notify_socket):
+    path, sock = notify_socket
+    n = Notifier({"NOTIFY_SOCKET": path})
+    for status in ("camera missing", "camera missing", "booth running"):
+        n.update_status(status)
+    assert received(sock) == ["STATUS=camera missing", "STATUS=booth running"]

@@ -27,9 +27,21 @@ def local_copy(tmp_path, name):
 @pytest.mark.parametrize("name", UNITS)
 def test_units_declare_notify_watchdog_and_restart(name):
     text = (REPO / "systemd" / name).read_text()
-    for line in ("Type=notify", "WatchdogSec=30", "Restart=always", "PrivateNetwork=yes", "StartLimitBurst=10"):
+    for line in ("Type=notify", "WatchdogSec=30", "Restart=always", "PrivateNetwork=yes", "UMask=0077"):
         assert line in text.splitlines(), line
     assert "SDL_AUDIODRIVER=dummy" in text
+
+
+@pytest.mark.parametrize("name", UNITS)
+def test_units_never_give_up_and_give_lgpio_a_writable_folder(name):
+    """A start limit with Conflicts=getty@tty1 leaves tty1 dark for good; lgpio's notification pipe
+    goes to $LG_WD or the working directory, which must be writable under ProtectSystem=strict."""
+    lines = (REPO / "systemd" / name).read_text().splitlines()
+    for line in ("StartLimitIntervalSec=0", "RuntimeDirectory=faceeva", "WorkingDirectory=%t/faceeva",
+                 "Environment=LG_WD=%t/faceeva", "MemoryMax=600M"):
+        assert line in lines, line
+    assert not any(line.startswith(("StartLimitBurst=", "WorkingDirectory=/opt")) for line in lines)
+    assert not any("udev-settle" in line for line in lines if not line.startswith("#"))
 
 
 def test_console_unit_can_become_drm_master():
@@ -58,10 +70,15 @@ def test_units_exposure_is_at_most_4_5(tmp_path, name):
     assert float(match.group(1)) <= 4.5
 
 
-def installer(tmp_path, *args, codename="bookworm", arch="aarch64"):
+def installer(tmp_path, *args, codename="bookworm", arch="aarch64", config=None, path=None):
     release = tmp_path / "os-release"
     release.write_text(f"ID=debian\nVERSION_CODENAME={codename}\n")
-    env = dict(os.environ, FACEEVA_OS_RELEASE=str(release), FACEEVA_ARCH=arch)
+    conf_dir = tmp_path / "etc-faceeva"
+    conf_dir.mkdir(exist_ok=True)
+    if config is not None:
+        (conf_dir / "config.toml").write_text(config)
+    env = dict(os.environ, FACEEVA_OS_RELEASE=str(release), FACEEVA_ARCH=arch, FACEEVA_CONF_DIR=str(conf_dir),
+               DESKTOP_USER="booth", PATH=path or os.environ["PATH"])
     return subprocess.run(["bash", str(REPO / "scripts" / "install-pi.sh"), *args], capture_output=True,
                           text=True, env=env)
 
@@ -78,12 +95,109 @@ def test_installer_dry_run_prints_every_step(tmp_path):
                           "systemctl restart faceeva-kiosk.service"]
 
 
-def test_installer_desktop_and_uninstall_dry_runs(tmp_path):
+def steps_of(run):
+    return [line[2:] for line in run.stdout.splitlines() if line.startswith("+ ")]
+
+
+def drop_in(run, path):
+    """The file the installer writes at `path`, as its dry run prints it."""
+    lines = run.stdout.splitlines()
+    start = lines.index(f"+ write {path} (mode 0644):") + 1
+    body = []
+    for line in lines[start:]:
+        if not line.startswith("|   "):
+            break
+        body.append(line[4:])
+    return "\n".join(body) + "\n"
+
+
+def test_installer_installs_pinned_hashed_packages_and_the_booth_as_a_wheel(tmp_path):
+    run = installer(tmp_path, "--dry-run")
+    steps = steps_of(run)
+    lock = str(REPO / "requirements" / "bookworm-aarch64.txt")
+    assert f"/opt/faceeva/.venv/bin/python -m pip install --require-hashes --no-deps -r {lock}" in steps
+    assert not any("pip install -e" in s or "--upgrade" in s or "rsync" in s for s in steps)
+    assert any(s.endswith("--force-reinstall --find-links " + s.split()[-2] + " faceeva-kiosk") for s in steps)
+    trixie = installer(tmp_path, "--dry-run", codename="trixie")
+    assert str(REPO / "requirements" / "trixie-aarch64.txt") in trixie.stdout
+
+
+@needs_systemd
+@pytest.mark.parametrize("desktop", [False, True])
+def test_captures_drop_in_is_written_safely_for_the_unit_that_runs(tmp_path, desktop):
+    """A quote, $(...) or % in captures_dir is data, never a command; the drop-in parses; the folder
+    belongs to the user the booth runs as, even while saving is off."""
+    odd = "/srv/it's $(touch /tmp/owned) 50%"
+    args = ["--dry-run", "--desktop"] if desktop else ["--dry-run"]
+    run = installer(tmp_path, *args, config=f'[booth]\ncaptures_dir = "{odd}"\n')
+    assert run.returncode == 0, run.stderr
+    steps = steps_of(run)
+    unit = "faceeva-kiosk-desktop.service" if desktop else "faceeva-kiosk.service"
+    owner = "booth" if desktop else "faceeva"
+    assert f"mkdir -p {odd}" in steps and f"chown {owner}: {odd}" in steps and f"chmod 0700 {odd}" in steps
+    assert not any(s.startswith("sh -c") for s in steps)
+    where = "user" if desktop else "system"
+    text = drop_in(run, f"/etc/systemd/{where}/{unit}.d/captures.conf")
+    assert 'ReadWritePaths="/srv/it\'s $(touch /tmp/owned) 50%%"' in text
+    unit_file = local_copy(tmp_path, unit)
+    (tmp_path / f"{unit}.d").mkdir()
+    (tmp_path / f"{unit}.d" / "captures.conf").write_text(text)
+    check = subprocess.run(["systemd-analyze", "verify", str(unit_file)], capture_output=True, text=True)
+    assert check.returncode == 0 and "captures.conf" not in check.stderr, check.stderr
+
+
+@pytest.mark.parametrize("value, words", [('""', "expected an absolute path"),
+                                          ('"captures"', "expected an absolute path"),
+                                          ('"/srv/a\\"b"', "without quotes")])
+def test_unusable_captures_dir_stops_the_installer_before_any_step(tmp_path, value, words):
+    run = installer(tmp_path, "--dry-run", config=f"[booth]\ncaptures_dir = {value}\n")
+    assert run.returncode == 1 and words in run.stderr and not run.stdout
+
+
+def test_installer_desktop_enables_for_the_desktop_user_only(tmp_path):
     desktop = installer(tmp_path, "--desktop", "--dry-run")
-    assert desktop.returncode == 0 and "systemctl --global enable faceeva-kiosk-desktop.service" in desktop.stdout
-    removal = installer(tmp_path, "--uninstall", "--purge", "--dry-run")
-    assert removal.returncode == 0
-    assert "+ rm -rf /opt/faceeva" in removal.stdout and "+ rm -rf /etc/faceeva" in removal.stdout
+    assert desktop.returncode == 0, desktop.stderr
+    assert "--global" not in desktop.stdout
+    link = "/home/booth/.config/systemd/user/graphical-session.target.wants/faceeva-kiosk-desktop.service"
+    assert f"ln -sfn /etc/systemd/user/faceeva-kiosk-desktop.service {link}" in steps_of(desktop)
+
+
+def test_uninstall_purge_removes_the_captured_faces_too(tmp_path):
+    captures = tmp_path / "captures"
+    captures.mkdir()
+    removal = installer(tmp_path, "--uninstall", "--purge", "--dry-run",
+                        config=f'[booth]\ncaptures_dir = "{captures}"\n')
+    assert removal.returncode == 0, removal.stderr
+    steps = steps_of(removal)
+    assert "rm -rf /opt/faceeva" in steps and f"rm -rf {tmp_path / 'etc-faceeva'}" in steps
+    assert f"find {captures} -maxdepth 1 -type f -name capture-*.jpg -delete" in steps
+    assert f"rmdir --ignore-fail-on-non-empty {captures}" in steps
+    kept = installer(tmp_path, "--uninstall", "--dry-run")
+    assert "capture" not in " ".join(steps_of(kept)) and "--purge" in kept.stdout
+
+
+def test_offline_install_uses_only_the_wheelhouse(tmp_path):
+    (tmp_path / "bundle" / "bookworm").mkdir(parents=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    dpkg = bin_dir / "dpkg-query"  # answers like a Pi with every apt package installed, or none
+    dpkg.write_text('#!/bin/sh\n[ -n "$PI_HAS_NONE" ] && exit 1; printf "install ok installed"\n')
+    dpkg.chmod(0o755)
+    path = f"{bin_dir}:{os.environ['PATH']}"
+    os.environ["PI_HAS_NONE"] = "1"
+    try:
+        bare = installer(tmp_path, "--offline", str(tmp_path / "bundle"), "--dry-run", path=path)
+    finally:
+        del os.environ["PI_HAS_NONE"]
+    assert bare.returncode == 1 and "offline install needs these apt packages first: " in bare.stderr
+    assert "python3-picamera2" in bare.stderr and not bare.stdout
+    run = installer(tmp_path, "--offline", str(tmp_path / "bundle"), "--dry-run", path=path)
+    assert run.returncode == 0, run.stderr
+    steps = steps_of(run)
+    assert not any(s.startswith("apt-get") for s in steps)
+    assert any(f"--no-index --find-links {tmp_path / 'bundle' / 'bookworm'} -r" in s for s in steps)
+    missing = installer(tmp_path, "--offline", str(tmp_path / "none"), "--dry-run")
+    assert missing.returncode == 2 and "no folder" in missing.stderr
 
 
 @pytest.mark.parametrize("codename, arch, reason", [("bullseye", "aarch64", "unsupported OS 'bullseye'"),

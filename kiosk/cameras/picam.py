@@ -1,12 +1,26 @@
 """Raspberry Pi camera through picamera2 (apt's python3-picamera2; the venv sees it through
---system-site-packages). A lores YUV420 stream's Y plane feeds face detection with no conversion."""
+--system-site-packages). A lores YUV420 stream's Y plane feeds face detection with no conversion.
+
+picamera2 silently replaces stream sizes and formats the camera cannot give (a log line only), so
+everything below works from the configuration it applied, read back after `configure()`, never from
+the request. Its YUV420 arrays are (h * 3/2, stride) with stride >= width: the Y plane is [:h, :w].
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 
+import numpy as np
+
 from ..config import CameraConfig
-from . import Camera, CameraUnavailable, Frame
+from . import Camera, CameraUnavailable, Frame, make_frame
+
+log = logging.getLogger(__name__)
+# libcamera names formats by their little-endian words: "RGB888" is B,G,R in memory (OpenCV's order).
+# Each entry picks B,G,R out of the array make_array gives for that format.
+TO_BGR = {"RGB888": np.s_[..., :3], "XRGB8888": np.s_[..., :3],
+          "BGR888": np.s_[..., 2::-1], "XBGR8888": np.s_[..., 2::-1]}
 
 
 class PiCamera(Camera):
@@ -20,48 +34,76 @@ class PiCamera(Camera):
                                     "python3-picamera2 and a venv made with --system-site-packages") from None
         except Exception as exc:  # numpy ABI mismatch shows up here ("numpy.dtype size changed")
             raise CameraUnavailable(f"picamera2 failed to import ({exc}); see README, numpy 2 vs apt picamera2") from None
+        self.settings = settings
         try:
+            # No camera: RuntimeError "No camera number 0 found" (IndexError before 0.3.18); busy or out of
+            # buffers: RuntimeError "Camera __init__ sequence did not complete." The half-made object
+            # releases the camera itself when it is collected.
             self._cam = Picamera2()
-        except (IndexError, RuntimeError) as exc:  # IndexError: no camera attached
-            raise CameraUnavailable(f"no Pi camera detected ({exc or 'none listed'})") from None
+        except Exception as exc:
+            raise CameraUnavailable(f"no Pi camera detected ({exc or type(exc).__name__})") from None
+        try:
+            self._start(settings)
+        except Exception as exc:  # libcamera raises a variety of errors for busy or missing devices
+            self.close()
+            if isinstance(exc, CameraUnavailable):
+                raise
+            raise CameraUnavailable(f"Pi camera would not start ({exc})") from None
+
+    def _start(self, settings: CameraConfig) -> None:
         w, h = settings.width - settings.width % 2, settings.height - settings.height % 2
         lw = min(settings.detect_width, w) // 2 * 2
         lh = round(h * lw / w) // 2 * 2
-        self._lores_h = lh
-        # libcamera's "RGB888" is B,G,R in memory: exactly OpenCV's order.
-        config = self._cam.create_video_configuration(
-            main={"size": (w, h), "format": "RGB888"}, lores={"size": (lw, lh), "format": "YUV420"},
-            controls={"FrameRate": settings.fps}, buffer_count=4)
-        self._swap = settings.swap_rb
-        try:
-            self._cam.configure(config)
-            if settings.autofocus and "AfMode" in self._cam.camera_controls:
-                from libcamera import controls
+        wanted = {"main": {"size": (w, h), "format": "RGB888"}, "lores": {"size": (lw, lh), "format": "YUV420"}}
+        self._cam.configure(self._cam.create_video_configuration(
+            main=dict(wanted["main"]), lores=dict(wanted["lores"]), controls={"FrameRate": settings.fps},
+            buffer_count=4))
+        applied = self._cam.camera_config
+        main, lores = applied["main"], applied.get("lores")
+        for stream, asked in wanted.items():
+            got = applied.get(stream)
+            if got is None or tuple(got["size"]) != asked["size"] or got["format"] != asked["format"]:
+                log.warning("picamera2 gave %s stream %s instead of %s", stream,
+                            got and f"{tuple(got['size'])} {got['format']}", f"{asked['size']} {asked['format']}")
+        if main["format"] not in TO_BGR:
+            raise CameraUnavailable(f"Pi camera gave main format {main['format']}, which the booth cannot show")
+        self._to_bgr = TO_BGR[main["format"]]
+        # Without a usable lores stream, the grey frame is made from the main picture instead.
+        self._lores_size = tuple(lores["size"]) if lores is not None and lores["format"] == "YUV420" else None
+        if settings.autofocus and "AfMode" in self._cam.camera_controls:
+            from libcamera import controls
 
-                self._cam.set_controls({"AfMode": controls.AfModeEnum.Continuous})
-            self._cam.start()
-        except Exception as exc:  # libcamera raises a variety of errors for busy or missing devices
-            self.close()
-            raise CameraUnavailable(f"Pi camera would not start ({exc})") from None
+            self._cam.set_controls({"AfMode": controls.AfModeEnum.Continuous})
+        self._cam.start()
 
     def read(self) -> Frame:
         try:
             request = self._cam.capture_request()
             try:
                 image = request.make_array("main")
-                grey = request.make_array("lores")[: self._lores_h]
+                if self._lores_size is not None:
+                    lw, lh = self._lores_size
+                    grey = request.make_array("lores")[:lh, :lw]  # the Y plane, without the stride's padding
             finally:
                 request.release()
         except Exception as exc:
             raise CameraUnavailable(f"Pi camera stopped delivering frames ({exc})") from None
-        if self._swap:
-            image = image[:, :, ::-1]
-        return Frame(image.copy() if self._swap else image, grey.copy(), time.monotonic())
+        image = image[self._to_bgr]
+        if self.settings.swap_rb:
+            image = image[..., ::-1]
+        image = np.ascontiguousarray(image)
+        if self._lores_size is None:
+            return make_frame(image, self.settings.detect_width, time.monotonic())
+        return Frame(image, np.ascontiguousarray(grey), time.monotonic())
 
     def close(self) -> None:
+        """Stop and close, whatever state the camera is in: a failed start leaves picamera2 half set up,
+        and its close() can then raise (0.3.38: AttributeError); the device is dropped either way."""
         cam, self._cam = getattr(self, "_cam", None), None
-        if cam is not None:
+        if cam is None:
+            return
+        for step in (cam.stop, cam.close):
             try:
-                cam.stop()
-            finally:
-                cam.close()
+                step()
+            except Exception as exc:
+                log.warning("picamera2 %s failed: %s: %s", step.__name__, type(exc).__name__, exc)
