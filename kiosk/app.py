@@ -6,23 +6,28 @@ Data flows one way: camera feed -> detection -> steadiness -> booth state -> sco
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import signal
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
 
 import pygame
 
 from . import texts
-from .booth import Booth, Phase
+from .booth import Booth, Event, Phase
 from .button import PRESS, GpioButton
 from .cameras import Frame, open_camera
 from .captures import save_capture
 from .chain import Chain
 from .config import Config
+from .errors import KioskError
 from .faces import Detection, FaceDetector, FaceStatus, crop_face
 from .feed import CameraFeed
 from .live import LiveDetector
@@ -48,6 +53,30 @@ def no_screen_problem(driver: str) -> str:
 
 
 @dataclass(frozen=True)
+class Visit:
+    """How one visit ended, for the log, the bench and an operator's view: outcomes and timings only,
+    never an image."""
+    outcome: str  # "result" | "no capture" (no steady single face at capture) | "scoring failed"
+    press_to_end_ms: float  # from the press (or auto trigger) to the result or message on screen
+    rank: int | None = None
+    gender: str | None = None
+    score: float | None = None
+    chain_ms: float | None = None
+    face_at_capture: str | None = None
+    error: str | None = None
+
+
+def log_visit(visit: Visit) -> None:
+    if visit.outcome == "result":
+        log.info("visit: result rank=%d gender=%s score=%.2f chain_ms=%.0f press_to_result_ms=%.0f",
+                 visit.rank, visit.gender, visit.score, visit.chain_ms, visit.press_to_end_ms)
+    elif visit.outcome == "no capture":
+        log.info("visit: no capture, face state at capture: %s", visit.face_at_capture)
+    else:
+        log.error("visit: scoring failed: %s", visit.error)
+
+
+@dataclass(frozen=True)
 class Seen:
     """A frame and the faces found in it (boxes in the frame's own pixels)."""
     frame: Frame
@@ -64,15 +93,15 @@ class App:
         self.detector = LiveDetector(FaceDetector(config.detection), config.live)
         c = config.camera
         try:
-            os.environ.setdefault("SDL_AUDIODRIVER", "dummy")  # a booth has no sound card to complain about
-            pygame.display.init()
+            with _sdl_driver("dummy" if headless else None):
+                pygame.display.init()  # display only: no audio device is opened
             problem = "" if headless else no_screen_problem(pygame.display.get_driver())
             if problem:
-                raise pygame.error(problem)
+                raise KioskError(problem)
             self.display = self._open_display(windowed or not config.screen.fullscreen)
-        except pygame.error:
+        except (KioskError, pygame.error) as exc:
             pygame.display.quit()
-            raise
+            raise exc if isinstance(exc, KioskError) else KioskError(f"cannot open the screen: {exc}") from None
         self._hide_cursor()
         self.button = GpioButton(config.button)
         self.view: View | None = None
@@ -92,8 +121,11 @@ class App:
         self.captured: Seen | None = None
         self.pressed_at = 0.0
         self.stopping = False
-        self.last_press_to_result_ms = 0.0
         self.notifier = Notifier()
+        self._press = threading.Event()  # set from any thread by press(), taken by the next step
+        self._listeners: list[Callable[[Visit], None]] = [log_visit]
+        self._chain_ms = 0.0
+        self._scoring_error = ""
 
     def _open_display(self, windowed: bool):
         s = self.config.screen
@@ -123,24 +155,80 @@ class App:
         verdict = self.chain.score(*crops)
         return verdict, (time.perf_counter() - started) * 1000
 
-    # The loop ---------------------------------------------------------------------------------------
+    # The driving API: `kiosk run`, bench, soak, screenshots and tests use only this ----------------
+    @property
+    def phase(self) -> Phase:
+        return self.booth.phase
+
+    @property
+    def face(self) -> FaceState:
+        return self.tracker.state
+
+    @property
+    def verdict(self):
+        """The verdict on screen (or last shown)."""
+        return self.booth.verdict
+
+    @property
+    def message(self) -> str:
+        return self.booth.message
+
+    @property
+    def camera_ok(self) -> bool:
+        return self.feed.ok
+
+    @property
+    def runtime(self) -> str:
+        """The TFLite runtime scoring runs on, for the start-up log line."""
+        return str(self.chain.runtime)
+
+    def save_screen(self, out: Path) -> Path:
+        """Draw the current screen and save it as a PNG (screenshots)."""
+        self.render(time.monotonic())
+        out.parent.mkdir(parents=True, exist_ok=True)
+        pygame.image.save(self.display, str(out))
+        return out
+
+    def press(self) -> None:
+        """The visitor presses the button; safe from any thread, taken by the next step."""
+        self._press.set()
+
+    def on_visit(self, listener: Callable[[Visit], None]) -> None:
+        """Call `listener` (on the render thread) with every visit's outcome."""
+        self._listeners.append(listener)
+
     def run(self) -> int:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: self.stop())
+        """The booth until SIGTERM, SIGINT or a quit key; signal handlers restored afterwards."""
+        previous = {sig: signal.signal(sig, lambda *_: self.stop()) for sig in (signal.SIGTERM, signal.SIGINT)}
         clock = pygame.time.Clock()
         try:
             while not self.stopping:
                 self.step()
                 clock.tick(self.config.camera.fps)
         finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             self.close()
         return 0
+
+    def run_until(self, condition: Callable[[], bool], timeout_s: float) -> bool:
+        """Step until `condition()` holds (False if `timeout_s` passes first). Between steps it waits
+        for the camera's next frame, as the real loop waits for the display's next tick."""
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            if time.monotonic() > deadline:
+                return False
+            seq = self.feed.latest()[0]
+            self.step()
+            self.feed.wait_frame(seq, timeout=0.05)
+        return True
 
     def stop(self) -> None:
         self.stopping = True
 
-    def step(self, now: float | None = None) -> None:
-        """One frame: input, newest camera frame and detection, booth flow, drawing."""
+    def step(self, now: float | None = None) -> list[Event]:
+        """One frame: input, newest camera frame and detection, booth flow, drawing. Returns what
+        happened in the flow; `now` may be a test's clock."""
         now = time.monotonic() if now is None else now
         pressed = self._events()
         seq, frame = self.feed.latest()
@@ -149,15 +237,10 @@ class App:
             self.detect_worker.submit(frame)
         self._take_detection()
         face = self.tracker.state
-        before = self.booth.phase
-        waiting = before in (Phase.COUNTDOWN, Phase.SCORING)
-        if self.booth.update(now, face, pressed, self.feed.ok):
-            self._capture()
-        elif before is Phase.COUNTDOWN and self.booth.phase is Phase.MESSAGE:
-            log.info("visit: no capture, face state at capture: %s", face.value)
-        if not waiting and self.booth.phase in (Phase.COUNTDOWN, Phase.SCORING):
-            self.pressed_at = now  # the press (or auto trigger) that starts this visit
-        self._take_verdict(now)
+        events = self.booth.update(now, face, pressed, self.feed.ok)
+        events += self._take_verdict(now)
+        for event in events:
+            self._react(event, now, face)
         self.button.ready_light(self.booth.phase is Phase.LIVE and face is FaceState.STEADY)
         self.render(now)
         # Something is on screen now, camera or not: systemd may count the booth as started.
@@ -167,6 +250,30 @@ class App:
         self.notifier.update_status(status)
         if self.feed.healthy:  # a hung camera call stops the petting, and systemd restarts the booth
             self.notifier.pet(now)
+        return events
+
+    def _react(self, event: Event, now: float, face: FaceState) -> None:
+        if event is Event.COUNTDOWN:
+            self.pressed_at = now  # the press (or auto trigger) that starts this visit
+        elif event is Event.CAPTURE:
+            self.captured = self.recent[-1]
+            self.score_worker.submit(list(self.recent))
+        elif event is Event.CAPTURE_FAILED:
+            self._visit(Visit("no capture", (now - self.pressed_at) * 1000, face_at_capture=face.value))
+        elif event is Event.RESULT:
+            v = self.booth.verdict
+            self._visit(Visit("result", (now - self.pressed_at) * 1000, v.rank, v.gender, v.score, self._chain_ms))
+        elif event is Event.SCORING_FAILED:
+            self._visit(Visit("scoring failed", (now - self.pressed_at) * 1000, error=self._scoring_error))
+        elif event in (Event.CAMERA_LOST, Event.CAMERA_BACK):
+            # Faces and frames from before an outage say nothing about who stands there now.
+            self.tracker.reset()
+            self.recent.clear()
+            self.seen = None
+
+    def _visit(self, visit: Visit) -> None:
+        for listener in self._listeners:
+            listener(visit)
 
     def _events(self) -> bool:
         pg, pressed = pygame, False
@@ -180,6 +287,9 @@ class App:
                 pressed = True
             elif event.type in (pg.MOUSEBUTTONDOWN, pg.FINGERDOWN, PRESS):
                 pressed = True
+        if self._press.is_set():
+            self._press.clear()
+            pressed = True
         return pressed
 
     def _take_detection(self) -> None:
@@ -197,24 +307,16 @@ class App:
         else:
             self.recent.clear()
 
-    def _capture(self) -> None:
-        self.captured = self.recent[-1]
-        self.score_worker.submit(list(self.recent))
-
-    def _take_verdict(self, now: float) -> None:
+    def _take_verdict(self, now: float) -> list[Event]:
         done = self.score_worker.take()
         if done is None:
-            return
+            return []
         result, error = done
         if error is not None:
-            log.error("visit: scoring failed: %s", error)
-            self.booth.scored(None, now)
-            return
-        verdict, chain_ms = result
-        self.booth.scored(verdict, now)
-        self.last_press_to_result_ms = (now - self.pressed_at) * 1000
-        log.info("visit: result rank=%d gender=%s score=%.2f chain_ms=%.0f press_to_result_ms=%.0f",
-                 verdict.rank, verdict.gender, verdict.score, chain_ms, self.last_press_to_result_ms)
+            self._scoring_error = str(error)
+            return self.booth.scored(None, now)
+        verdict, self._chain_ms = result
+        return self.booth.scored(verdict, now)
 
     def render(self, now: float) -> None:
         """Draw the current state (the newest frame, or the captured one on the result screen)."""
@@ -249,15 +351,25 @@ class App:
         pygame.display.quit()
 
 
+@contextlib.contextmanager
+def _sdl_driver(driver: str | None):
+    """SDL reads its video driver from the environment when the display starts: set it for that
+    moment only, leaving the process's environment as it was."""
+    before = os.environ.get("SDL_VIDEODRIVER")
+    if driver is not None and before not in HEADLESS_DRIVERS:
+        os.environ["SDL_VIDEODRIVER"] = driver
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("SDL_VIDEODRIVER", None)
+        else:
+            os.environ["SDL_VIDEODRIVER"] = before
+
+
 def headless_app(config: Config, source: str = "demo", realtime: bool = True, **booth) -> App:
     """The booth on SDL's dummy display with the GPIO button off and `booth` settings changed:
     for screenshots, benchmarks and soak runs."""
-    os.environ["SDL_VIDEODRIVER"] = "dummy"  # read when the display starts, not at import
     config = dataclasses.replace(config, booth=dataclasses.replace(config.booth, **booth),
                                  button=dataclasses.replace(config.button, gpio=False))
     return App(config, source, windowed=True, realtime=realtime, headless=True)
-
-
-def press() -> None:
-    """A visitor pressing the button (as the Space key)."""
-    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_SPACE))

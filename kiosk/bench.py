@@ -17,6 +17,7 @@ from .cameras import make_frame
 from .cameras.demo import DemoCamera
 from .chain import GENDERS, Chain, Manifest, normalise
 from .config import Config
+from .errors import KioskError
 from .faces import FaceDetector, cascade_path, largest_face_crop
 from .live import LiveDetector
 from .runtime import load_runtime, native_stderr_silenced
@@ -71,7 +72,7 @@ def bench_seed_chain(config: Config, face_bgr: np.ndarray, repeat: int) -> dict:
     manifest = Manifest.read(models_dir)
     try:
         runtime = load_runtime("tflite-runtime")
-    except RuntimeError:
+    except KioskError:  # not installed: the seed's float models on the booth's runtime
         runtime = load_runtime()
     with native_stderr_silenced():
         interpreters = {head: runtime.interpreter(model_path=str(models_dir / manifest.files[head]["file"]),
@@ -116,25 +117,24 @@ def bench_loop(config: Config, frames: int) -> tuple[dict, float]:
     """The whole render loop, headless, with presses so the chain runs now and then."""
     import pygame
 
-    from .app import headless_app, press
+    from .app import headless_app
     from .booth import Phase
     from .stability import FaceState
 
     app = headless_app(config, countdown_s=0, result_s=1.0)
     clock = pygame.time.Clock()
     all_ms, busy_ms, press_ms = [], [], []
+    app.on_visit(lambda visit: press_ms.append(visit.press_to_end_ms) if visit.outcome == "result" else None)
     try:
         while len(all_ms) < frames:
-            if app.booth.phase is Phase.LIVE and app.tracker.state is FaceState.STEADY:
-                press()
-            shown = app.booth.phase
+            if app.phase is Phase.LIVE and app.face is FaceState.STEADY:
+                app.press()
+            scoring = app.phase is Phase.SCORING
             started = time.perf_counter()
             app.step()
             ms = (time.perf_counter() - started) * 1000
-            if app.score_worker.busy or app.booth.phase is Phase.SCORING:
+            if scoring or app.phase is Phase.SCORING:
                 busy_ms.append(ms)
-            if shown is not Phase.RESULT and app.booth.phase is Phase.RESULT:
-                press_ms.append(app.last_press_to_result_ms)
             all_ms.append(ms)
             clock.tick(config.camera.fps)
     finally:

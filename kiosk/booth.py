@@ -2,7 +2,11 @@
 
     IDLE -> LIVE -> COUNTDOWN -> SCORING -> RESULT -> LIVE
                           \\-> MESSAGE (no steady single face at capture) -> LIVE
-    any (but SCORING/RESULT) -> NO_CAMERA while frames stop -> LIVE when they return
+    any but SCORING/RESULT -> NO_CAMERA while frames stop -> LIVE when they return
+    RESULT -> NO_CAMERA when its time is up and frames have stopped
+
+Every transition is declared once, in `_go`, with the `Event` it reports: callers react to the
+events `update` and `scored` return instead of comparing phases before and after.
 """
 
 from __future__ import annotations
@@ -26,6 +30,19 @@ class Phase(enum.Enum):
     NO_CAMERA = "no camera"
 
 
+class Event(enum.Enum):
+    """What just happened, in the order it happened."""
+    COUNTDOWN = "countdown"  # a press (or the auto trigger) started a visit
+    CAPTURE = "capture"  # capture the recent frames and score them now
+    CAPTURE_FAILED = "capture failed"  # no steady single face when the countdown ended
+    RESULT = "result"
+    SCORING_FAILED = "scoring failed"
+    LIVE = "live"
+    IDLE = "idle"
+    CAMERA_LOST = "camera lost"
+    CAMERA_BACK = "camera back"
+
+
 class Booth:
     def __init__(self, settings: BoothConfig, now: float):
         self.settings = settings
@@ -35,6 +52,7 @@ class Booth:
         self.message = ""
         self.verdict: Verdict | None = None
         self.armed = True  # auto trigger fires once per steady face, then waits for it to move or leave
+        self._events: list[Event] = []
 
     @property
     def button_starts(self) -> bool:
@@ -44,59 +62,67 @@ class Booth:
     def auto_starts(self) -> bool:
         return self.settings.trigger in ("auto", "both")
 
-    def _go(self, phase: Phase, now: float, message: str = "") -> None:
+    def _go(self, phase: Phase, now: float, event: Event, message: str = "") -> None:
         self.phase, self.since, self.message = phase, now, message
+        self._events.append(event)
+
+    def _happened(self) -> list[Event]:
+        events, self._events = self._events, []
+        return events
 
     def countdown_left(self, now: float) -> int:
         return max(1, math.ceil(self.settings.countdown_s - (now - self.since)))
 
-    def update(self, now: float, face: FaceState, pressed: bool, camera_ok: bool) -> bool:
-        """Advance the flow; True means: capture the current frames and score them now."""
+    def update(self, now: float, face: FaceState, pressed: bool, camera_ok: bool) -> list[Event]:
+        """Advance the flow; the events say what changed (`Event.CAPTURE`: score the frames now)."""
+        s, phase = self.settings, self.phase
+        result_over = phase is Phase.RESULT and (pressed or now - self.since >= s.result_s)
         if not camera_ok:
-            if self.phase not in (Phase.NO_CAMERA, Phase.SCORING, Phase.RESULT):
-                self._go(Phase.NO_CAMERA, now, texts.CAMERA_LOST)
-            return False
-        if self.phase is Phase.NO_CAMERA:
-            self._go(Phase.LIVE, now)
+            # A result being looked at stays until its time is up; nothing else waits for frames.
+            if result_over or phase not in (Phase.NO_CAMERA, Phase.SCORING, Phase.RESULT):
+                self._go(Phase.NO_CAMERA, now, Event.CAMERA_LOST, texts.CAMERA_LOST)
+            return self._happened()
+        if phase is Phase.NO_CAMERA:
+            self._go(Phase.LIVE, now, Event.CAMERA_BACK)
             self.last_face = now
         if face is not FaceState.NONE:
             self.last_face = now
         if face is not FaceState.STEADY:
             self.armed = True
 
-        s, phase = self.settings, self.phase
+        phase = self.phase
         if phase is Phase.IDLE:
             if pressed and self.button_starts:
-                self._go(Phase.COUNTDOWN, now)
+                self._go(Phase.COUNTDOWN, now, Event.COUNTDOWN)
             elif face is not FaceState.NONE:
-                self._go(Phase.LIVE, now)
+                self._go(Phase.LIVE, now, Event.LIVE)
         elif phase is Phase.LIVE:
             auto = self.auto_starts and face is FaceState.STEADY and self.armed
             if (pressed and self.button_starts) or auto:
                 self.armed = False
-                self._go(Phase.COUNTDOWN, now)
+                self._go(Phase.COUNTDOWN, now, Event.COUNTDOWN)
             elif now - self.last_face >= s.idle_after_s:
-                self._go(Phase.IDLE, now)
+                self._go(Phase.IDLE, now, Event.IDLE)
         elif phase is Phase.RESULT:
-            if pressed or now - self.since >= s.result_s:
-                self._go(Phase.LIVE, now)
+            if result_over:
+                self._go(Phase.LIVE, now, Event.LIVE)
         elif phase is Phase.MESSAGE:
             if now - self.since >= s.message_s:
-                self._go(Phase.LIVE, now)
+                self._go(Phase.LIVE, now, Event.LIVE)
 
         if self.phase is Phase.COUNTDOWN and now - self.since >= s.countdown_s:
             if face is FaceState.STEADY:
-                self._go(Phase.SCORING, now, texts.SCORING)
-                return True
-            self._go(Phase.MESSAGE, now, texts.CAPTURE_FAILED[face])
-        return False
+                self._go(Phase.SCORING, now, Event.CAPTURE, texts.SCORING)
+            else:
+                self._go(Phase.MESSAGE, now, Event.CAPTURE_FAILED, texts.CAPTURE_FAILED[face])
+        return self._happened()
 
-    def scored(self, verdict: Verdict | None, now: float) -> None:
+    def scored(self, verdict: Verdict | None, now: float) -> list[Event]:
         """The scoring worker's answer: a verdict, or None when scoring failed."""
-        if self.phase is not Phase.SCORING:
-            return
-        self.verdict = verdict
-        if verdict is None:
-            self._go(Phase.MESSAGE, now, texts.SCORING_FAILED)
-        else:
-            self._go(Phase.RESULT, now)
+        if self.phase is Phase.SCORING:
+            self.verdict = verdict
+            if verdict is None:
+                self._go(Phase.MESSAGE, now, Event.SCORING_FAILED, texts.SCORING_FAILED)
+            else:
+                self._go(Phase.RESULT, now, Event.RESULT)
+        return self._happened()

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import KioskError
 from .runtime import load_runtime, native_stderr_silenced
 
 GENDERS = ("man", "woman")
 
 
-class ModelError(RuntimeError):
+class ModelError(KioskError):
     """Models missing, corrupt or inconsistent with their manifest; worded for the operator."""
 
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import texts
 from .config import Config
+from .errors import one_line
 
 
 @dataclass(frozen=True)
@@ -138,7 +139,7 @@ def run_checks(config: Config | None, config_error: str = "", camera: str | None
         try:
             ok, detail = fn(effective)
         except Exception as exc:  # each failure becomes that check's one-line detail
-            ok, detail = False, " ".join(str(exc).split()) or type(exc).__name__
+            ok, detail = False, one_line(exc) or type(exc).__name__
         results.append(CheckResult(name, ok, detail))
     return results
 

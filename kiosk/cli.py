@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from . import config as config_module
+from .errors import KioskError, one_line
 from .training.settings import TrainSettings
 
 
@@ -21,13 +22,23 @@ def main(argv: list[str] | None = None) -> int:
     except config_module.ConfigError as exc:
         if args.command == "check":  # the preflight reports a broken config as one of its checks
             return _check(args, None, str(exc))
-        print(f"kiosk: {exc}", file=sys.stderr)
-        if args.command == "run":  # a booth under systemd says so on screen, then backs off
-            from .failsafe import show_error
+        return _failed(args, exc)
+    try:
+        return args.run(args, config)
+    except KioskError as exc:  # the one place operator-facing errors are caught
+        return _failed(args, exc)
 
-            show_error(str(exc), args.windowed, args.headless)
-        return 2
-    return args.run(args, config)
+
+def _failed(args, exc: KioskError) -> int:
+    """Exit status 2 with the error's one line; a booth under systemd also shows it on screen,
+    then backs off."""
+    message = one_line(exc)
+    print(f"kiosk: {message}", file=sys.stderr)
+    if args.command == "run":
+        from .failsafe import show_error
+
+        show_error(message, args.windowed, args.headless)
+    return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,23 +131,11 @@ def _train(args, config) -> int:
     return 0
 
 
-def _scorer(config):
-    from .chain import ModelError
-    from .scoring import PhotoScorer
-
-    try:
-        return PhotoScorer(config)
-    except (ModelError, RuntimeError) as exc:
-        print(f"kiosk: {exc}", file=sys.stderr)
-        return None
-
-
 def _score(args, config) -> int:
     from .photo import find_photos
+    from .scoring import PhotoScorer
 
-    scorer = _scorer(config)
-    if scorer is None:
-        return 2
+    scorer = PhotoScorer(config)
     # A terminal or pipe that cannot show a character gets an escape, never a traceback mid-batch.
     sys.stdout.reconfigure(errors="backslashreplace")
     failed = False
@@ -148,10 +147,9 @@ def _score(args, config) -> int:
 
 def _eval(args, config) -> int:
     from .evaluation import as_json, evaluate, report, select
+    from .scoring import PhotoScorer
 
-    scorer = _scorer(config)
-    if scorer is None:
-        return 2
+    scorer = PhotoScorer(config)
     metrics = evaluate(scorer, select(args.data, args.subset, scorer.chain.manifest.training), grey=args.grey)
     print(as_json(metrics) if args.json else report(metrics))
     return 0
@@ -166,44 +164,25 @@ def _config(args, config) -> int:
 
 
 def _run(args, config) -> int:
-    import os
-
-    import pygame
-
     from .app import App
-    from .chain import ModelError
     from .failsafe import show_error
-    from .fonts import FontError
 
-    if args.headless and os.environ.get("SDL_VIDEODRIVER") not in ("dummy", "offscreen"):
-        os.environ["SDL_VIDEODRIVER"] = "dummy"
     source = "demo" if args.demo else (args.camera or config.camera.source)
-    try:
-        app = App(config, source, windowed=args.windowed, headless=args.headless)
-    except (FontError, ModelError, RuntimeError, pygame.error) as exc:
-        message = " ".join(str(exc).split())
-        print(f"kiosk: {message}", file=sys.stderr)
-        show_error(message, args.windowed, args.headless)  # under systemd: on screen, then back off
-        return 1
-    logging.getLogger("kiosk").info("booth running: camera %s, %s, trigger %s", source, app.chain.runtime,
+    app = App(config, source, windowed=args.windowed, headless=args.headless)
+    logging.getLogger("kiosk").info("booth running: camera %s, %s, trigger %s", source, app.runtime,
                                     config.booth.trigger)
     try:
         return app.run()
     except Exception as exc:  # a bug: say so on screen rather than leave it black, then let systemd restart
         logging.getLogger("kiosk").exception("booth crashed")
-        show_error(f"crashed: {type(exc).__name__}: {' '.join(str(exc).split())}", args.windowed, args.headless)
+        show_error(f"crashed: {type(exc).__name__}: {one_line(exc)}", args.windowed, args.headless)
         return 1
 
 
 def _screenshot(args, config) -> int:
     from .shots import screenshot
 
-    try:
-        print(screenshot(config, args.state, args.out))
-    except Exception as exc:  # one line for the operator; --verbose shows the cause in the log
-        logging.getLogger("kiosk").debug("screenshot failed", exc_info=True)
-        print(f"kiosk: screenshot failed: {exc}", file=sys.stderr)
-        return 1
+    print(screenshot(config, args.state, args.out))
     return 0
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import KioskError, one_line
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 # Where the booth looks for its config when --config is not given; without it, the built-in defaults
 # (the same values as the repo's config.toml, which is generated from this table).
@@ -29,7 +31,7 @@ SEED_RANK_TEXTS = (
 )
 
 
-class ConfigError(ValueError):
+class ConfigError(KioskError):
     """A config problem, worded as the one line the operator sees."""
 
 
@@ -55,8 +57,9 @@ class DetectionConfig:
     fallback_min_neighbors: int = option(
         2, "Votes needed in that second look; 0 turns the second look off.", low=0, high=20)
     crop_margin: float = option(
-        0.25, "Margin added on each side of the face box before the crop, as a fraction of the box.",
-        low=0.0, high=1.0)
+        0.25, "Training only (kiosk train): margin added on each side of the face box before the crop, "
+        "as a fraction of the box. The booth and kiosk score use the margin the models were trained "
+        "with, from models/manifest.json.", low=0.0, high=1.0)
 
 
 @dataclass(frozen=True)
@@ -222,11 +225,11 @@ def _read(path: Path) -> dict[str, Any]:
             raise ConfigError(f"{path}: config file larger than {MAX_CONFIG_BYTES} bytes; is it the right file?")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config file ({_one_line(exc)})") from None
+        raise ConfigError(f"{path}: cannot read config file ({one_line(exc)})") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({_one_line(exc)})") from None
+        raise ConfigError(f"{path}: not valid TOML ({one_line(exc)})") from None
     except RecursionError:
         raise ConfigError(f"{path}: not valid TOML (arrays or tables nested too deeply)") from None
 
@@ -350,6 +353,3 @@ def _suggest(word: str, candidates) -> str:
     close = difflib.get_close_matches(word, list(candidates), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
-
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split())

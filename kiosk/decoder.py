@@ -22,6 +22,8 @@ from multiprocessing.connection import Connection
 import cv2
 import numpy as np
 
+from .errors import one_line
+
 _REDUCED = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
             8: cv2.IMREAD_REDUCED_COLOR_8}
 
@@ -145,7 +147,7 @@ def serve(conn: Connection) -> None:
 
 
 def _reason(fmt: str, exc: Exception) -> str:
-    text = " ".join(str(exc).split())
+    text = one_line(exc)
     if isinstance(exc, MemoryError) or "Insufficient memory" in text or "Failed to allocate" in text:
         return f"cannot decode this {fmt} within the memory budget"
     if isinstance(exc, DecodeError):

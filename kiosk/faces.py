@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from .config import DetectionConfig
+from .errors import KioskError
 
 
 class FaceStatus(enum.Enum):
@@ -70,9 +71,9 @@ class FaceDetector:
         path = cascade_path()
         self._cascade = cv2.CascadeClassifier(str(path))
         if self._cascade.empty():
-            raise RuntimeError(f"cannot load the Haar cascade {path}; reinstall opencv-python-headless<5")
-        # CascadeClassifier is not documented as thread-safe; the booth detects from a worker while
-        # `kiosk check` may also probe it.
+            raise KioskError(f"cannot load the Haar cascade {path}; reinstall opencv-python-headless<5")
+        # CascadeClassifier is not documented as thread-safe, and training's cropping pool calls one
+        # detector from two threads: the lock serialises those calls.
         self._lock = threading.Lock()
 
     def detect(self, grey: np.ndarray, fallback: bool = False) -> Detection:
@@ -94,9 +95,7 @@ class FaceDetector:
         scale = min(1.0, s.max_side / max(h, w))
         small = grey if scale == 1.0 else cv2.resize(grey, (round(w * scale), round(h * scale)),
                                                       interpolation=cv2.INTER_AREA)
-        short = min(small.shape[:2])
-        low = max(20, round(short * s.min_face))
-        high = max(low, round(short * s.max_face))
+        low, high = size_bounds(min(small.shape[:2]), s.min_face, s.max_face)
         boxes = self.search(small, scale_factor, min_neighbors, low, high)
         return Detection(tuple(b.scaled(1 / scale) for b in boxes))
 
@@ -107,6 +106,13 @@ class FaceDetector:
             found = self._cascade.detectMultiScale(grey, scaleFactor=scale_factor, minNeighbors=min_neighbors,
                                                    minSize=(min_px, min_px), maxSize=(max_px, max_px))
         return tuple(sorted((FaceBox(*map(int, b)) for b in found), key=lambda b: -b.area))
+
+
+def size_bounds(short_side: int, min_face: float, max_face: float) -> tuple[int, int]:
+    """Smallest and largest face to look for, in pixels, from fractions of the image's shorter side
+    (never under 20 pixels: the cascade's own window is 24)."""
+    low = max(20, round(short_side * min_face))
+    return low, max(low, round(short_side * max_face))
 
 
 def crop_box(box: FaceBox, margin: float) -> FaceBox:

@@ -22,13 +22,15 @@ HANG_S = 10.0  # far longer than any healthy open (a few seconds) or read (one f
 
 
 class CameraFeed:
-    def __init__(self, opener: Callable[[], Camera], stall_s: float, retry_max_s: float, hang_s: float = HANG_S):
+    def __init__(self, opener: Callable[[], Camera], stall_s: float, retry_max_s: float,
+                 hang_s: float | None = None):
         self._opener = opener
-        self.hang_s = hang_s
+        self.hang_s = HANG_S if hang_s is None else hang_s
         self._in_call_since: float | None = None
         self._camera: Camera | None = None
         self.stall_s, self.retry_max_s = stall_s, retry_max_s
         self._lock = threading.Lock()
+        self._new_frame = threading.Condition(self._lock)
         self._frame: Frame | None = None
         self._seq = 0
         self._last_frame_at = time.monotonic()
@@ -45,6 +47,11 @@ class CameraFeed:
         """(sequence number, frame); the number grows by one per new frame."""
         with self._lock:
             return self._seq, self._frame
+
+    def wait_frame(self, after_seq: int, timeout: float) -> bool:
+        """Wait until a frame newer than `after_seq` arrives (True) or `timeout` passes (False)."""
+        with self._new_frame:
+            return self._new_frame.wait_for(lambda: self._seq != after_seq, timeout)
 
     @property
     def camera_name(self) -> str:
@@ -103,6 +110,7 @@ class CameraFeed:
             with self._lock:
                 self._frame, self._seq, self._last_frame_at = frame, self._seq + 1, time.monotonic()
                 self.problem = ""
+                self._new_frame.notify_all()
         self._close_camera()
 
     def _down(self, problem: str) -> None:

@@ -11,6 +11,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import KioskError
+
 INSTALL_HINT = "install one: sudo apt install fonts-nanum (or set [screen] font to a .ttf/.ttc with Korean)"
 # (path, face index): Noto CJK collections hold Japanese first; index 1 is Korean.
 KNOWN_FONTS = (
@@ -21,7 +23,7 @@ KNOWN_FONTS = (
 )
 
 
-class FontError(RuntimeError):
+class FontError(KioskError):
     """No usable Hangul font; the message says how to install one."""
 
 

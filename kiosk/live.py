@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .config import LiveConfig
-from .faces import Detection, FaceBox, FaceDetector, FaceStatus
+from .faces import Detection, FaceBox, FaceDetector, FaceStatus, size_bounds
 
 
 class LiveDetector:
@@ -32,9 +32,7 @@ class LiveDetector:
 
     def _full(self, grey: np.ndarray) -> Detection:
         s = self.settings
-        short = min(grey.shape[:2])
-        low = max(20, round(short * s.min_face))
-        high = max(low, round(short * s.max_face))
+        low, high = size_bounds(min(grey.shape[:2]), s.min_face, s.max_face)
         return Detection(self.detector.search(grey, s.scale_factor, s.min_neighbors, low, high))
 
     def _near(self, grey: np.ndarray, box: FaceBox) -> Detection:

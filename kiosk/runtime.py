@@ -13,6 +13,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import KioskError
+
 CANDIDATES = (
     ("ai-edge-litert", "ai_edge_litert.interpreter", "ai_edge_litert"),
     ("tflite-runtime", "tflite_runtime.interpreter", "tflite_runtime"),
@@ -34,7 +36,7 @@ _loaded: dict[str | None, Runtime] = {}
 
 
 def load_runtime(prefer: str | None = None) -> Runtime:
-    """The first importable runtime (or exactly `prefer`); raises RuntimeError saying what to install."""
+    """The first importable runtime (or exactly `prefer`); raises KioskError saying what to install."""
     if prefer in _loaded:
         return _loaded[prefer]
     tried = []
@@ -50,7 +52,7 @@ def load_runtime(prefer: str | None = None) -> Runtime:
         runtime = Runtime(name, version, mod.Interpreter)
         _loaded[prefer] = runtime
         return runtime
-    raise RuntimeError("no TFLite runtime could be imported (tried " + ", ".join(tried) +
+    raise KioskError("no TFLite runtime could be imported (tried " + ", ".join(tried) +
                        "); install one: pip install ai-edge-litert")
 
 

@@ -44,6 +44,8 @@ class Renderer:
         pygame.freetype.init()
         self.fonts = {name: pygame.freetype.Font(font.path, max(8, round(unit * k)), font_index=font.index)
                       for name, k in (("count", 0.2), ("big", 0.085), ("mid", 0.05), ("small", 0.028))}
+        self._screens = {Phase.IDLE: self._idle, Phase.LIVE: self._live, Phase.COUNTDOWN: self._countdown,
+                         Phase.SCORING: self._scoring, Phase.RESULT: self._result, Phase.MESSAGE: self._message}
         self._texts: dict[tuple, pygame.Surface] = {}  # the same few strings are drawn every frame
         self._shades: dict[tuple, pygame.Surface] = {}
 
@@ -55,7 +57,7 @@ class Renderer:
                                 (texts.CAMERA_LOST_DETAIL, "small", (160, 160, 160))])
         else:
             self._picture(scene.frame)
-            getattr(self, "_" + scene.phase.name.lower())(scene)
+            self._screens[scene.phase](scene)
         if c is not self.display:
             self.display.blit(pygame.transform.rotate(c, -self.view.rotation), (0, 0))
 

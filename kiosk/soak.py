@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from .config import Config
+from .errors import KioskError
 
 
 def resident_mb(field: str = "VmRSS") -> float:
@@ -26,8 +27,8 @@ def open_files() -> int:
 
 def soak(config: Config, source: str, frames: int, cycles: int, warmup_cycles: int = 10,
          timeout_s: float = 3600.0) -> dict:
-    from .app import headless_app, press
-    from .booth import Phase
+    from .app import headless_app
+    from .booth import Event, Phase
     from .stability import FaceState
 
     app = headless_app(config, source, realtime=False, countdown_s=0, steady_s=0.0, trigger="button")
@@ -37,19 +38,18 @@ def soak(config: Config, source: str, frames: int, cycles: int, warmup_cycles: i
     try:
         while shown < frames or results < cycles:
             if time.monotonic() - started > timeout_s:
-                raise RuntimeError(f"soak: timed out after {shown} frames and {results} results")
-            phase = app.booth.phase
-            if (phase is Phase.LIVE and app.tracker.state is FaceState.STEADY) or phase is Phase.RESULT:
-                press()
-                presses += phase is Phase.LIVE
-            app.step()
+                raise KioskError(f"soak: timed out after {shown} frames and {results} results")
+            if (app.phase is Phase.LIVE and app.face is FaceState.STEADY) or app.phase is Phase.RESULT:
+                presses += app.phase is Phase.LIVE
+                app.press()
+            events = app.step()
             shown += 1
-            if phase is not Phase.RESULT and app.booth.phase is Phase.RESULT:
+            if Event.RESULT in events:
                 results += 1
                 if results == warmup_cycles:
                     baseline = (resident_mb(), open_files(), threading.active_count())
-            if app.booth.phase is Phase.MESSAGE:
-                raise RuntimeError(f"soak: a capture gave no result ({app.booth.message})")
+            if Event.CAPTURE_FAILED in events or Event.SCORING_FAILED in events:
+                raise KioskError(f"soak: a capture gave no result ({app.message})")
         end = (resident_mb(), open_files(), threading.active_count())
     finally:
         app.close()

@@ -31,6 +31,10 @@ class SteadyTracker:
         self.since = 0.0
         self.state = FaceState.NONE
 
+    def reset(self) -> None:
+        """Forget the face (after a camera outage: whoever stood there may have left)."""
+        self.box, self.state = None, FaceState.NONE
+
     def update(self, detection: Detection, now: float) -> FaceState:
         if detection.status is not FaceStatus.ONE:
             self.box = None

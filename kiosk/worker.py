@@ -37,6 +37,11 @@ class LatestWorker:
             result, self._result = self._result, None
             return result
 
+    def wait_result(self, timeout: float) -> bool:
+        """Wait until a result is ready to take (True) or `timeout` passes (False)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._result is not None, timeout)
+
     def _run(self) -> None:
         while True:
             with self._cond:

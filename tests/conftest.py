@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
-import time
 from pathlib import Path
 
 import cv2
@@ -59,11 +58,7 @@ def booth_config(**booth):
 def step_until(app, condition, timeout=120.0):
     """Step the booth until `condition` holds. The timeout only catches a booth that is stuck: under
     emulated arm64 a first inference alone can take 15 s, so it is no measure of speed."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out in phase {app.booth.phase}, face {app.tracker.state}"
-        app.step()
-        time.sleep(0.005)
+    assert app.run_until(condition, timeout), f"timed out in phase {app.phase}, face {app.face}"
 
 
 @pytest.fixture

@@ -5,12 +5,13 @@ import dataclasses
 import pytest
 
 from kiosk import texts
-from kiosk.booth import Booth, Phase
+from kiosk.booth import Booth, Event, Phase
 from kiosk.chain import Verdict
 from kiosk.config import BoothConfig
 from kiosk.stability import FaceState
 
 STEADY, MOVING, NONE, SEVERAL = FaceState.STEADY, FaceState.MOVING, FaceState.NONE, FaceState.SEVERAL
+CAPTURE = [Event.CAPTURE]
 VERDICT = Verdict("woman", 0.9, 3.4, 4, "ㅅㅌㅊ 입니다..")
 
 
@@ -21,22 +22,22 @@ def booth(**changes):
 def test_press_countdown_capture_result_and_back_to_live():
     b = booth(countdown_s=3, result_s=8)
     assert b.phase is Phase.LIVE
-    assert not b.update(1.0, STEADY, pressed=True, camera_ok=True)
+    assert b.update(1.0, STEADY, pressed=True, camera_ok=True) == [Event.COUNTDOWN]
     assert b.phase is Phase.COUNTDOWN and b.countdown_left(1.0) == 3 and b.countdown_left(3.5) == 1
-    assert not b.update(3.9, STEADY, False, True)
-    assert b.update(4.0, STEADY, False, True)  # capture now
+    assert b.update(3.9, STEADY, False, True) == []
+    assert b.update(4.0, STEADY, False, True) == CAPTURE  # capture now
     assert b.phase is Phase.SCORING
-    b.scored(VERDICT, 4.1)
+    assert b.scored(VERDICT, 4.1) == [Event.RESULT]
     assert b.phase is Phase.RESULT and b.verdict == VERDICT
-    b.update(12.0, STEADY, False, True)
+    assert b.update(12.0, STEADY, False, True) == []
     assert b.phase is Phase.RESULT
-    b.update(12.2, STEADY, False, True)
+    assert b.update(12.2, STEADY, False, True) == [Event.LIVE]
     assert b.phase is Phase.LIVE
 
 
 def test_zero_countdown_captures_on_the_press():
     b = booth(countdown_s=0)
-    assert b.update(1.0, STEADY, True, True) and b.phase is Phase.SCORING
+    assert b.update(1.0, STEADY, True, True) == [Event.COUNTDOWN, Event.CAPTURE] and b.phase is Phase.SCORING
 
 
 def test_press_on_result_returns_to_live_early():
@@ -51,7 +52,7 @@ def test_press_on_result_returns_to_live_early():
 def test_no_steady_single_face_at_capture_gives_a_message_then_live(face):
     b = booth(countdown_s=2, message_s=3)
     b.update(0.0, STEADY, True, True)
-    assert not b.update(2.0, face, False, True)
+    assert b.update(2.0, face, False, True) == [Event.CAPTURE_FAILED]
     assert b.phase is Phase.MESSAGE and b.message == texts.CAPTURE_FAILED[face]
     b.update(4.9, face, False, True)
     assert b.phase is Phase.MESSAGE
@@ -62,7 +63,7 @@ def test_no_steady_single_face_at_capture_gives_a_message_then_live(face):
 def test_failed_scoring_shows_a_message():
     b = booth(countdown_s=0)
     b.update(0.0, STEADY, True, True)
-    b.scored(None, 0.5)
+    assert b.scored(None, 0.5) == [Event.SCORING_FAILED]
     assert b.phase is Phase.MESSAGE and b.message == texts.SCORING_FAILED
 
 
@@ -71,9 +72,9 @@ def test_idle_after_no_faces_and_back_on_a_face():
     b.update(5.0, STEADY, False, True)
     b.update(24.9, NONE, False, True)
     assert b.phase is Phase.LIVE
-    b.update(25.0, NONE, False, True)
+    assert b.update(25.0, NONE, False, True) == [Event.IDLE]
     assert b.phase is Phase.IDLE
-    b.update(30.0, MOVING, False, True)
+    assert b.update(30.0, MOVING, False, True) == [Event.LIVE]
     assert b.phase is Phase.LIVE
 
 
@@ -87,14 +88,14 @@ def test_press_on_idle_starts_a_countdown():
 
 def test_auto_trigger_fires_once_per_steady_face():
     b = booth(trigger="auto", countdown_s=0)
-    assert not b.update(0.5, MOVING, False, True)
-    assert b.update(1.0, STEADY, False, True)
+    assert b.update(0.5, MOVING, False, True) == []
+    assert Event.CAPTURE in b.update(1.0, STEADY, False, True)
     b.scored(VERDICT, 1.1)
     b.update(9.5, STEADY, False, True)  # result over, same person still steady
     assert b.phase is Phase.LIVE
-    assert not b.update(10.0, STEADY, False, True) and b.phase is Phase.LIVE
+    assert b.update(10.0, STEADY, False, True) == [] and b.phase is Phase.LIVE
     b.update(11.0, NONE, False, True)  # they leave; the next steady face triggers again
-    assert b.update(12.0, STEADY, False, True)
+    assert Event.CAPTURE in b.update(12.0, STEADY, False, True)
 
 
 def test_button_only_ignores_steady_faces_and_auto_only_ignores_presses():
@@ -112,9 +113,9 @@ def test_button_only_ignores_steady_faces_and_auto_only_ignores_presses():
 def test_camera_loss_interrupts_a_countdown_and_recovers():
     b = booth(countdown_s=3)
     b.update(0.0, STEADY, True, True)
-    b.update(1.0, STEADY, False, camera_ok=False)
+    assert b.update(1.0, STEADY, False, camera_ok=False) == [Event.CAMERA_LOST]
     assert b.phase is Phase.NO_CAMERA and b.message == texts.CAMERA_LOST
-    b.update(60.0, NONE, False, camera_ok=True)
+    assert b.update(60.0, NONE, False, camera_ok=True) == [Event.CAMERA_BACK]
     assert b.phase is Phase.LIVE  # and not straight to idle after the long outage
     b.update(61.0, NONE, False, True)
     assert b.phase is Phase.LIVE
@@ -130,7 +131,20 @@ def test_camera_loss_does_not_abort_a_result():
     assert b.phase is Phase.RESULT
 
 
+def test_a_result_times_out_while_the_camera_is_down():
+    b = booth(countdown_s=0, result_s=8)
+    b.update(0.0, STEADY, True, True)
+    b.scored(VERDICT, 0.5)
+    assert b.update(3.0, NONE, False, camera_ok=False) == [] and b.phase is Phase.RESULT
+    assert b.update(8.5, NONE, False, camera_ok=False) == [Event.CAMERA_LOST]
+    assert b.phase is Phase.NO_CAMERA and b.message == texts.CAMERA_LOST
+    b = booth(countdown_s=0)  # a press on the result does the same at once
+    b.update(0.0, STEADY, True, True)
+    b.scored(VERDICT, 0.5)
+    assert b.update(1.0, NONE, True, camera_ok=False) == [Event.CAMERA_LOST]
+
+
 def test_late_verdict_after_leaving_scoring_is_ignored():
     b = booth(countdown_s=0)
-    b.scored(VERDICT, 0.1)
+    assert b.scored(VERDICT, 0.1) == []
     assert b.phase is Phase.LIVE and b.verdict is None

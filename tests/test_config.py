@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from kiosk import config
@@ -140,5 +142,5 @@ def test_overrides_win_over_file(tmp_path):
 
 
 def test_config_objects_are_immutable():
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         config.Config().detection.scale_factor = 2.0

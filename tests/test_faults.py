@@ -34,19 +34,20 @@ def one_clear_line(run):
 
 @pytest.mark.parametrize("failure", [RuntimeError("XNNPACK delegate failed"), ModelError("the man model returned nan")])
 def test_inference_failure_gives_a_message_and_returns_to_live(booth_app, photo_dir, monkeypatch, failure):
-    app = booth_app(photo_dir / "astronaut.jpg")
+    from kiosk.chain import Chain
 
     def broken(*crops):
         raise failure
 
-    monkeypatch.setattr(app.chain, "score", broken)
-    step_until(app, lambda: app.tracker.state is FaceState.STEADY)
+    monkeypatch.setattr(Chain, "score", broken)
+    app = booth_app(photo_dir / "astronaut.jpg")
+    step_until(app, lambda: app.face is FaceState.STEADY)
     import pygame
 
     pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_SPACE))
-    step_until(app, lambda: app.booth.phase is Phase.MESSAGE)
-    assert app.booth.message == texts.SCORING_FAILED
-    step_until(app, lambda: app.booth.phase is Phase.LIVE)
+    step_until(app, lambda: app.phase is Phase.MESSAGE)
+    assert app.message == texts.SCORING_FAILED
+    step_until(app, lambda: app.phase is Phase.LIVE)
 
 
 def test_corrupt_model_at_start_up(tmp_path):
@@ -71,7 +72,19 @@ def test_missing_models_and_unreadable_config_at_start_up(tmp_path):
 
 def test_no_display_at_start_up():
     run = kiosk("run", "--demo", env=dict(ENV, SDL_VIDEODRIVER="no-such-driver"))
-    assert one_clear_line(run) and run.returncode == 1
+    assert one_clear_line(run) and run.returncode == 2
+
+
+def test_every_command_reports_broken_models_and_data_as_one_line(tmp_path):
+    """One error rule: a KioskError, caught once in cli.main, exit status 2."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[models]\ndir = "{tmp_path / "none"}"\n')
+    for command in (["bench", "--frames", "5"], ["soak", "--frames", "5", "--cycles", "1"], ["eval", str(tmp_path)],
+                    ["score", str(tmp_path)]):
+        run = kiosk("--config", str(cfg), *command)
+        assert one_clear_line(run) and run.returncode == 2 and "manifest.json not found" in run.stderr, command
+    run = kiosk("train", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert one_clear_line(run) and run.returncode == 2 and "expected labels.txt and images/" in run.stderr
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

