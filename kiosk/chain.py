@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from .runtime import load_runtime, native_stderr_silenced
@@ -34,6 +35,7 @@ class Manifest:
     files: dict[str, dict[str, str]]  # head -> {"file": ..., "sha256": ...}
     precision: str = "float32"
     training: dict = field(default_factory=dict)  # how they were trained (val split for `kiosk eval`)
+    exposure: str = "none"  # "even": crops go through `even_exposure` first, as in training
 
     @classmethod
     def read(cls, models_dir: Path) -> "Manifest":
@@ -45,7 +47,7 @@ class Manifest:
                            float(pre["crop_margin"]),
                            {g: tuple(float(v) for v in data["rank_boundaries"][g]) for g in GENDERS},
                            {h: dict(v) for h, v in data["models"].items()}, str(data.get("precision", "float32")),
-                           dict(data.get("training", {})))
+                           dict(data.get("training", {})), str(pre.get("exposure", "none")))
         except FileNotFoundError:
             raise ModelError(f"{path} not found; run `kiosk train` or restore models/ from git") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -57,7 +59,29 @@ class Manifest:
         missing = {"gender", "man", "woman"} - set(manifest.files)
         if missing:
             raise ModelError(f"{path}: models {sorted(missing)} are not listed")
+        if manifest.exposure not in ("none", "even"):
+            raise ModelError(f"{path}: preprocess.exposure must be \"none\" or \"even\", not {manifest.exposure!r}")
         return manifest
+
+
+EXPOSURE_TARGET = 0.65  # face centre median brightness after `even_exposure` (SCUT faces: 0.48..0.80)
+_LEVELS = np.arange(256, dtype=np.float32) / 255.0
+
+
+def even_exposure(crop: np.ndarray) -> np.ndarray:
+    """The crop with a gamma curve that brings the face centre's median brightness to a fixed level.
+
+    A backlit face (x0.5) or a dim room (gamma 1.8) then reaches the models much as an evenly lit one
+    does; gamma changes cancel exactly, exposure changes nearly. Training and the chain both apply it
+    (manifest `preprocess.exposure`), so the models never see anything else.
+    """
+    size = crop.shape[0]
+    inner = crop[size // 4: size - size // 4, size // 4: size - size // 4]  # inside the Haar box
+    luma = inner @ np.array([0.299, 0.587, 0.114], np.float32)
+    median = float(np.clip(np.median(luma) / 255.0, 0.04, 0.96))
+    gamma = float(np.clip(np.log(EXPOSURE_TARGET) / np.log(median), 0.33, 3.0))
+    table = np.round(255.0 * _LEVELS ** gamma).astype(np.uint8)
+    return cv2.LUT(np.ascontiguousarray(crop), table)
 
 
 def normalise(crops: np.ndarray, mean, std) -> np.ndarray:
@@ -126,6 +150,8 @@ class Chain:
         """p_woman and score for one or more crops of the same face, averaged, so one blink or odd
         frame does not decide: gender first, then the chosen gender's score model on each crop."""
         m = self.manifest
+        if m.exposure == "even":
+            crops = [even_exposure(c) for c in crops]
         inputs = [normalise(c[None], m.mean, m.std) for c in crops]
         with self._lock:
             p_woman = float(np.mean([self._run("gender", x) for x in inputs]))

@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=d.seed, help="default: %(default)s")
     p.add_argument("--frozen-blocks", type=int, default=d.frozen_blocks,
                    help="MobileNetV2 blocks kept at ImageNet weights (default: %(default)s)")
+    p.add_argument("--exposure", choices=("even", "none"), default=d.exposure,
+                   help="bring each face to one brightness before the models, in training and service "
+                        "(default: %(default)s)")
     p.set_defaults(run=_train)
     return parser
 
@@ -108,7 +111,7 @@ def _train(args, config) -> int:
 
     train(TrainSettings(data=args.data, out=args.out or config.models_dir, epochs=args.epochs, copies=args.copies,
                         limit=args.limit, val_fraction=args.val_fraction, precision=args.precision,
-                        seed=args.seed, frozen_blocks=args.frozen_blocks), config)
+                        seed=args.seed, frozen_blocks=args.frozen_blocks, exposure=args.exposure), config)
     return 0
 
 

@@ -25,3 +25,4 @@ class TrainSettings:
     precision: str = "int8"  # of the shipped models; a float32 copy always goes to <out>/float/
     seed: int = 0
     frozen_blocks: int = FROZEN_BLOCKS  # blocks 0..N-1 keep ImageNet weights and are cached
+    exposure: str = "even"  # "even": every crop's face brought to one brightness (kiosk.chain.even_exposure)

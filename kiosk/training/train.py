@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import datetime
 import sys
+from dataclasses import dataclass
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from ..chain import GENDERS, normalise
+import cv2
+
+from ..chain import GENDERS, even_exposure, normalise
 from ..config import Config
-from ..faces import FaceDetector, largest_face_crop
+from ..faces import FaceBox, FaceDetector, crop_box, crop_face, largest_face_crop
 from ..photo import PhotoError, read_photo
-from .augment import augment
+from .augment import BOX_SCALE, BOX_SHIFT, augment, jitter_box
 from .settings import TrainSettings
 from .dataset import Sample, load_samples, split
 
@@ -30,25 +33,37 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def face_crops(samples: list[Sample], config: Config, size: int) -> tuple[np.ndarray, list[Sample]]:
+@dataclass
+class Faces:
+    """Each kept photo's booth crop, plus the surroundings to cut it again around a moved box."""
+    crops: np.ndarray  # [N, size, size, 3] RGB, exactly as `kiosk score` cuts them
+    contexts: list  # per face: (BGR patch around the face, the Haar box in that patch's pixels)
+    samples: list
+
+
+def face_crops(samples: list[Sample], config: Config, size: int) -> Faces:
     """Crop each sample's face exactly as `kiosk score` does; samples without a face are dropped."""
     detector = FaceDetector(config.detection)
+    margin = config.detection.crop_margin
 
     def one(sample: Sample):
         try:
             image = read_photo(sample.path, config.scoring.max_megapixels).image
         except PhotoError as exc:
             return None, f"{sample.path}: {exc}"
-        _, crop = largest_face_crop(image, detector, config.detection.crop_margin, size)
-        return crop, None if crop is not None else f"{sample.path}: no face found"
+        detection, crop = largest_face_crop(image, detector, margin, size)
+        if crop is None:
+            return None, f"{sample.path}: no face found"
+        return (crop, face_context(image, detection.chosen, margin, size)), None
 
-    crops, kept, problems = [], [], []
+    crops, contexts, kept, problems = [], [], [], []
     with ThreadPoolExecutor(max_workers=2) as pool:  # OpenCV releases the GIL
-        for i, (sample, (crop, problem)) in enumerate(zip(samples, pool.map(one, samples)), 1):
-            if crop is None:
+        for i, (sample, (found, problem)) in enumerate(zip(samples, pool.map(one, samples)), 1):
+            if found is None:
                 problems.append(problem)
             else:
-                crops.append(crop)
+                crops.append(found[0])
+                contexts.append(found[1])
                 kept.append(sample)
             if i % 500 == 0 or i == len(samples):
                 log(f"  cropped {i}/{len(samples)} photos, {len(problems)} without a usable face")
@@ -56,7 +71,31 @@ def face_crops(samples: list[Sample], config: Config, size: int) -> tuple[np.nda
         log(f"  skipped {problem}")
     if not crops:
         raise SystemExit("no faces found in the training photos")
-    return np.stack(crops), kept
+    return Faces(np.stack(crops), contexts, kept)
+
+
+def face_context(image: np.ndarray, box: FaceBox, margin: float, size: int) -> tuple[np.ndarray, FaceBox]:
+    """The photo around the face with room for a jittered box, shrunk to about the crop's scale
+    (so large photos do not fill memory), and the box in its pixels."""
+    c = crop_box(box, margin + 2 * (BOX_SHIFT + BOX_SCALE))
+    x0, y0 = max(c.x, 0), max(c.y, 0)
+    patch = image[y0:min(c.y + c.h, image.shape[0]), x0:min(c.x + c.w, image.shape[1])]
+    k = min(1.0, 1.5 * size / max(c.w, 1))
+    if k < 1.0:
+        patch = cv2.resize(patch, (round(patch.shape[1] * k), round(patch.shape[0] * k)),
+                           interpolation=cv2.INTER_AREA)
+    moved = FaceBox(box.x - x0, box.y - y0, box.w, box.h)
+    return patch, FaceBox(*(round(v * k) for v in moved.as_list()))
+
+
+def version(faces: Faces, copy: int, margin: float, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Version `copy` of every training crop: 0 plain, 1 mirrored, then framing and camera changes."""
+    if copy == 0:
+        return faces.crops
+    if copy == 1:
+        return faces.crops[:, :, ::-1]
+    return np.stack([augment(crop_face(patch, jitter_box(box, rng), margin, size), rng)
+                     for patch, box in faces.contexts])
 
 
 def train(settings: TrainSettings, config: Config) -> Path:
@@ -74,7 +113,9 @@ def train(settings: TrainSettings, config: Config) -> Path:
     log(f"{len(samples)} photos: {len(train_set)} to train, {len(val_set)} held out for validation")
 
     log("cropping faces (Haar, same code as the booth)")
-    crops, train_set = face_crops(train_set, config, INPUT_SIZE)
+    faces = face_crops(train_set, config, INPUT_SIZE)
+    train_set, margin = faces.samples, config.detection.crop_margin
+    exposed = exposure_step(settings.exposure)
     net = FaceNet(pretrained_features(), settings.frozen_blocks)
     net.frozen.eval()
 
@@ -86,12 +127,7 @@ def train(settings: TrainSettings, config: Config) -> Path:
     log(f"caching frozen features of {settings.copies} versions of each crop")
     cache = []
     for copy in range(settings.copies):
-        if copy == 0:
-            versions = crops
-        elif copy == 1:
-            versions = crops[:, :, ::-1]
-        else:
-            versions = np.stack([augment(c, rng) for c in crops])
+        versions = exposed(version(faces, copy, margin, INPUT_SIZE, rng))
         cache.append(torch.cat([frozen_features(np.ascontiguousarray(versions[i:i + 64]))
                                 for i in range(0, len(versions), 64)]))
         log(f"  version {copy + 1}/{settings.copies} done ({time.time() - started:.0f} s)")
@@ -112,7 +148,7 @@ def train(settings: TrainSettings, config: Config) -> Path:
     manifest = {
         "preprocess": {"input_size": INPUT_SIZE, "colour": "RGB", "mean": IMAGENET_MEAN,
                        "std": IMAGENET_STD, "scale": "x/255, then (x - mean) / std",
-                       "crop_margin": config.detection.crop_margin},
+                       "crop_margin": config.detection.crop_margin, "exposure": settings.exposure},
         "labels": {"gender": {"0": "man", "1": "woman"}, "rank": "1 = worst ... 5 = best"},
         "rank_boundaries": boundaries,
         "training": {"data": str(settings.data), "photos": len(samples), "train_faces": len(train_set),
@@ -120,11 +156,18 @@ def train(settings: TrainSettings, config: Config) -> Path:
                      "seed": settings.seed, "frozen_blocks": settings.frozen_blocks, "epochs": settings.epochs, "copies": settings.copies,
                      "date": datetime.date.today().isoformat()},
     }
-    calibration = crops[rng.choice(len(crops), min(200, len(crops)), replace=False)]
+    calibration = exposed(faces.crops[rng.choice(len(faces.crops), min(200, len(faces.crops)), replace=False)])
     path = export(net, manifest, settings.out, settings.precision, calibration)
     log(f"wrote {path}, the three models and a float32 copy in {settings.out / 'float'} "
         f"({(time.time() - started) / 60:.1f} min in all)")
     return path
+
+
+def exposure_step(exposure: str):
+    """The manifest's `preprocess.exposure` as a function of a batch of crops (the chain does the same)."""
+    if exposure == "none":
+        return lambda crops: crops
+    return lambda crops: np.stack([even_exposure(c) for c in crops])
 
 
 def fit_tail(net, cache, genders, scores, settings: TrainSettings) -> None:
@@ -205,5 +248,6 @@ def export_checkpoint(out: Path, data: Path, precision: str, config: Config) -> 
     train_set, _ = split(samples, t["val_fraction"], t["seed"])
     rng = np.random.default_rng(t["seed"])
     picked = [train_set[i] for i in rng.choice(len(train_set), min(240, len(train_set)), replace=False)]
-    crops, _ = face_crops(picked, config, INPUT_SIZE)
-    return export(net, manifest, out, precision, crops[:200])
+    crops = face_crops(picked, config, INPUT_SIZE).crops
+    exposed = exposure_step(manifest["preprocess"].get("exposure", "none"))
+    return export(net, manifest, out, precision, exposed(crops[:200]))
