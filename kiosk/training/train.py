@@ -137,30 +137,67 @@ def train(settings: TrainSettings, config: Config) -> Path:
     scores = torch.tensor([s.score for s in train_set], dtype=torch.float32)
     fit_tail(net, cache, genders, scores, settings)
 
-    net.eval()
-    with torch.no_grad():
-        plain = torch.cat([net.forward_tail(cache[0, i:i + 128].float()) for i in range(0, len(train_set), 128)])
-    boundaries = rank_boundaries(plain, genders)
-    log(f"rank boundaries (quantiles of predicted training scores): {boundaries}")
-
     settings.out.mkdir(parents=True, exist_ok=True)
-    torch.save(net.state_dict(), settings.out / "checkpoint.pt")  # kept out of git; `kiosk export` reuses it
     manifest = {
         "preprocess": {"input_size": INPUT_SIZE, "colour": "RGB", "mean": IMAGENET_MEAN,
                        "std": IMAGENET_STD, "scale": "x/255, then (x - mean) / std",
-                       "crop_margin": config.detection.crop_margin, "exposure": settings.exposure},
+                       "crop_margin": config.detection.crop_margin, "exposure": settings.exposure,
+                       "mirror": settings.mirror},
         "labels": {"gender": {"0": "man", "1": "woman"}, "rank": "1 = worst ... 5 = best"},
-        "rank_boundaries": boundaries,
+        "rank_boundaries": {g: [1.8, 2.6, 3.4, 4.2] for g in GENDERS},  # until fit_verdict_scale
         "training": {"data": str(settings.data), "photos": len(samples), "train_faces": len(train_set),
                      "validation_photos": len(val_set), "val_fraction": settings.val_fraction,
-                     "seed": settings.seed, "frozen_blocks": settings.frozen_blocks, "epochs": settings.epochs, "copies": settings.copies,
+                     "seed": settings.seed, "frozen_blocks": settings.frozen_blocks, "epochs": settings.epochs,
+                     "copies": settings.copies, "calibration_slope": settings.calibration_slope,
                      "date": datetime.date.today().isoformat()},
     }
+    # kept out of git; `kiosk export` reuses it
+    torch.save({"state": net.state_dict(), "manifest": manifest}, settings.out / "checkpoint.pt")
     calibration = exposed(faces.crops[rng.choice(len(faces.crops), min(200, len(faces.crops)), replace=False)])
     path = export(net, manifest, settings.out, settings.precision, calibration)
-    log(f"wrote {path}, the three models and a float32 copy in {settings.out / 'float'} "
+    log("rank boundaries and calibration through the exported chain")
+    val_faces = face_crops(val_set, config, INPUT_SIZE) if val_set else None
+    for folder in (settings.out / "float", settings.out):
+        fit_verdict_scale(folder, config, faces, val_faces, settings.calibration_slope)
+    log(f"wrote {path}, the model and a float32 copy in {settings.out / 'float'} "
         f"({(time.time() - started) / 60:.1f} min in all)")
     return path
+
+
+def fit_verdict_scale(folder: Path, config: Config, train: Faces, val: Faces | None, slope: float) -> None:
+    """Rank boundaries and the displayed score's calibration, from the exported chain itself (its
+    precision, exposure step and mirror averaging included), written into the folder's manifest.
+
+    Boundaries: per gender the chain calls, the 20/40/60/80% quantiles of its raw scores on the
+    training crops. Calibration: raw scores on the validation crops, stretched about their mean so
+    that displayed vs human has `slope` (1 = the raters' scale; raw scores are squeezed to the middle).
+    """
+    import json
+
+    from ..chain import Chain
+
+    chain = Chain(folder, config.verdict.rank_texts)
+
+    def raw(faces: Faces) -> tuple[np.ndarray, np.ndarray]:
+        out = [chain.predict([crop]) for crop in faces.crops]
+        return np.array([p for p, _ in out]), np.array([s for _, s in out])
+
+    p_train, s_train = raw(train)
+    boundaries = rank_boundaries(s_train, np.where(p_train > 0.5, 1, 0))
+    calibration = {"slope": 1.0, "intercept": 0.0}
+    if val is not None and len(val.samples) > 2:
+        p_val, s_val = raw(val)
+        human = np.array([s.score for s in val.samples])
+        squeeze = np.polyfit(human, s_val, 1)[0]  # raw = squeeze x human + c
+        if squeeze > 0:
+            k = slope / squeeze
+            calibration = {"slope": round(float(k), 5), "intercept": round(float(s_val.mean() * (1 - k)), 5),
+                           "fitted_on": f"{len(val.samples)} validation faces, raw slope {squeeze:.3f}"}
+    path = folder / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest.update(rank_boundaries=boundaries, calibration=calibration)
+    path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    log(f"  {folder}: rank boundaries {boundaries}, calibration {calibration}")
 
 
 def exposure_step(exposure: str):
@@ -186,11 +223,11 @@ def fit_tail(net, cache, genders, scores, settings: TrainSettings) -> None:
         net.tail.train()
         net.dropout.train()
         order = torch.randperm(n)
-        version = torch.randint(0, cache.shape[0], (n,))
+        picked = torch.randint(0, cache.shape[0], (n,))  # one cached version per photo this epoch
         total, started = 0.0, time.time()
         for i in range(0, n, settings.batch):
             idx = order[i:i + settings.batch]
-            out = net.forward_tail(cache[version[idx], idx].float())
+            out = net.forward_tail(cache[picked[idx], idx].float())
             g, s = genders[idx], scores[idx]
             predicted = out[torch.arange(len(idx)), 1 + g]
             loss = torch.nn.functional.mse_loss(predicted, s) + 0.5 * bce(out[:, 0], g.float())
@@ -202,12 +239,12 @@ def fit_tail(net, cache, genders, scores, settings: TrainSettings) -> None:
         log(f"  epoch {epoch + 1}/{settings.epochs}: loss {total / n:.4f} ({time.time() - started:.0f} s)")
 
 
-def rank_boundaries(outputs, genders) -> dict[str, list[float]]:
-    """Per gender, the 20/40/60/80% quantiles of predicted scores, so the five ranks are used evenly
+def rank_boundaries(scores: np.ndarray, genders: np.ndarray) -> dict[str, list[float]]:
+    """Per gender, the 20/40/60/80% quantiles of raw scores, so the five ranks are used evenly
     even though human ratings cluster around 3."""
     result = {}
     for g, name in enumerate(GENDERS):
-        predicted = outputs[genders == g, 1 + g].numpy()
+        predicted = scores[genders == g]
         if len(predicted) < 5:  # too few photos (smoke runs): fall back to the rating scale's steps
             result[name] = [1.8, 2.6, 3.4, 4.2]
         else:
@@ -216,38 +253,38 @@ def rank_boundaries(outputs, genders) -> dict[str, list[float]]:
 
 
 def export(net, manifest: dict, out: Path, precision: str, calibration_crops: np.ndarray) -> Path:
-    """Write the shipped models (int8 or float32) to `out` and a float32 copy to `out/float`."""
+    """Write the shipped model (int8 or float32) to `out` and a float32 copy to `out/float`."""
     from .backbone import IMAGENET_MEAN, IMAGENET_STD
-    from .export import tflite_models, write_models
+    from .export import tflite_model, write_models
 
-    write_models(out / "float", tflite_models(net, INPUT_SIZE, quantize=False), dict(manifest, precision="float32"))
+    write_models(out / "float", tflite_model(net, INPUT_SIZE, quantize=False), dict(manifest, precision="float32"))
     if precision == "float":
-        return write_models(out, tflite_models(net, INPUT_SIZE, quantize=False), dict(manifest, precision="float32"))
+        return write_models(out, tflite_model(net, INPUT_SIZE, quantize=False), dict(manifest, precision="float32"))
     # int8 weights and activations, float input and output; the crops set the activation ranges.
     calibration = normalise(calibration_crops, IMAGENET_MEAN, IMAGENET_STD)
-    return write_models(out, tflite_models(net, INPUT_SIZE, quantize=True, calibration=calibration),
+    return write_models(out, tflite_model(net, INPUT_SIZE, quantize=True, calibration=calibration),
                         dict(manifest, precision="int8"))
 
 
 def export_checkpoint(out: Path, data: Path, precision: str, config: Config) -> Path:
     """Re-export `out/checkpoint.pt` (e.g. in another precision) without training again."""
-    import json
-
     import torch
 
     from .backbone import FaceNet, mobilenet_v2_features
 
-    manifest = json.loads((out / "float" / "manifest.json").read_text())
-    manifest.pop("models", None)
-    manifest.pop("precision", None)
-    t = manifest["training"]
+    saved = torch.load(out / "checkpoint.pt", map_location="cpu")
+    manifest, t = saved["manifest"], saved["manifest"]["training"]
     net = FaceNet(mobilenet_v2_features(), t["frozen_blocks"])
-    net.load_state_dict(torch.load(out / "checkpoint.pt", map_location="cpu"))
+    net.load_state_dict(saved["state"])
     net.eval()
     samples = load_samples(data)
-    train_set, _ = split(samples, t["val_fraction"], t["seed"])
+    train_set, val_set = split(samples, t["val_fraction"], t["seed"])
+    faces = face_crops(train_set, config, INPUT_SIZE)
     rng = np.random.default_rng(t["seed"])
-    picked = [train_set[i] for i in rng.choice(len(train_set), min(240, len(train_set)), replace=False)]
-    crops = face_crops(picked, config, INPUT_SIZE).crops
     exposed = exposure_step(manifest["preprocess"].get("exposure", "none"))
-    return export(net, manifest, out, precision, exposed(crops[:200]))
+    path = export(net, manifest, out, precision,
+                  exposed(faces.crops[rng.choice(len(faces.crops), min(200, len(faces.crops)), replace=False)]))
+    val_faces = face_crops(val_set, config, INPUT_SIZE) if val_set else None
+    for folder in (out / "float", out):
+        fit_verdict_scale(folder, config, faces, val_faces, t.get("calibration_slope", 1.0))
+    return path
