@@ -11,6 +11,8 @@ import numpy as np
 
 from .scoring import PhotoScorer
 from .chain import GENDERS
+from .faces import crop_face
+from .photo import PhotoError, read_photo
 from .training.dataset import Sample, load_samples, split
 
 
@@ -45,7 +47,7 @@ def as_greyscale(image: np.ndarray) -> np.ndarray:
 def shifted(image: np.ndarray) -> np.ndarray:
     """The framing moved by 4% of the photo's size, right and down (the subject stepped aside)."""
     h, w = image.shape[:2]
-    matrix = np.float32([[1, 0, 0.04 * w], [0, 1, 0.04 * h]])
+    matrix = np.float32([[1, 0, round(0.04 * w)], [0, 1, round(0.04 * h)]])
     return cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
 
 
@@ -116,14 +118,79 @@ def pooled(parts: list[dict]) -> dict:
 
 
 def stability(scorer: PhotoScorer, samples: list[Sample], base: list, other_scorer: PhotoScorer | None) -> dict:
-    """The verdict under invisible changes and under bad light, and the other precision's verdict."""
+    """The verdict under invisible changes, under bad light, on pressing twice in the booth, and
+    through the other precision's models."""
     invisible = {name: changes(samples, base, score_all(scorer, samples, t)) for name, t in INVISIBLE.items()}
     light = {name: changes(samples, base, score_all(scorer, samples, t)) for name, t in LIGHT.items()}
-    result = {"invisible": invisible, "invisible_pooled": pooled(list(invisible.values())), "light": light}
+    result = {"invisible": invisible, "invisible_pooled": pooled(list(invisible.values())), "light": light,
+              "booth_presses": booth_presses(scorer, samples, scorer.config)}
     if other_scorer is not None:
         result["other_precision"] = dict(changes(samples, base, score_all(other_scorer, samples)),
                                          precision=other_scorer.chain.manifest.precision)
     return result
+
+
+def booth_frame(photo: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The photo as the booth camera would frame a visitor standing close: 80% of the frame's height,
+    centred on a plain grey background."""
+    side = round(0.8 * height)
+    k = side / photo.shape[0]
+    scaled = cv2.resize(photo, (round(photo.shape[1] * k), side), interpolation=cv2.INTER_LINEAR)
+    if scaled.shape[1] > width:
+        cut = (scaled.shape[1] - width) // 2
+        scaled = scaled[:, cut:cut + width]
+    frame = np.full((height, width, 3), 128, np.uint8)
+    x0, y0 = (width - scaled.shape[1]) // 2, (height - side) // 2
+    frame[y0:y0 + side, x0:x0 + scaled.shape[1]] = scaled
+    return frame
+
+
+def still_visitor(frame: np.ndarray, rng: np.random.Generator, sway_px: float = 1.5, noise: float = 3.0):
+    """One camera frame of a visitor standing still: a sway of a pixel or two and sensor noise."""
+    dx, dy = rng.uniform(-sway_px, sway_px, size=2)
+    moved = cv2.warpAffine(frame, np.float32([[1, 0, dx], [0, 1, dy]]), frame.shape[1::-1],
+                           borderMode=cv2.BORDER_REPLICATE)
+    return np.clip(moved + rng.normal(0, noise, frame.shape), 0, 255).astype(np.uint8)
+
+
+def booth_presses(scorer: PhotoScorer, samples: list[Sample], config) -> dict:
+    """Each photo as a visitor standing still in front of the booth, who presses twice: each press
+    scores `capture_frames` new frames through the live loop's own path (LiveDetector on the small
+    grey frame, the crop from the full frame, the chain averaging them). How often do the two
+    presses give different ranks?"""
+    from .cameras import make_frame
+    from .live import LiveDetector
+
+    c, frames = config.camera, config.booth.capture_frames
+    m = scorer.chain.manifest
+    differ, shifts, pressed = [], [], 0
+    for n, sample in enumerate(samples):
+        rng = np.random.default_rng(n)
+        try:
+            photo = read_photo(sample.path, config.scoring.max_megapixels).image
+        except PhotoError:
+            continue
+        scene = booth_frame(photo, c.width, c.height)
+        live = LiveDetector(scorer.detector, config.live)
+        verdicts = []
+        for _ in range(2):
+            crops = []
+            for _ in range(frames):
+                frame = make_frame(still_visitor(scene, rng), c.detect_width, 0.0)
+                found = live.detect(frame.grey)
+                if found.chosen is not None:
+                    crops.append(crop_face(frame.image, found.chosen.scaled(frame.detect_scale), m.crop_margin,
+                                           m.input_size))
+            if crops:
+                verdicts.append(scorer.chain.score(*crops))
+        if len(verdicts) == 2:
+            pressed += 1
+            differ.append(verdicts[0].rank != verdicts[1].rank)
+            shifts.append(abs(verdicts[0].score - verdicts[1].score))
+    return {"photos": pressed, "frames_per_press": frames,
+            "capture_ms": round(1000 * frames / c.fps),
+            "ranks_differ": round(float(np.mean(differ)), 4) if differ else None,
+            "score_shift_abs": round(float(np.mean(shifts)), 4) if shifts else None}
 
 
 def near_boundary(scorer: PhotoScorer, results: list, within: float = 0.05) -> float:
@@ -220,6 +287,10 @@ def stability_report(metrics: dict) -> list[str]:
         o = metrics["other_precision"]
         lines.append(f"{o['precision']} copy of the models:")
         lines.append(row(f"{o['precision']} instead", o))
+    b = metrics["booth_presses"]
+    if b["photos"]:
+        lines.append(f"pressing twice in the booth ({b['frames_per_press']} frames a press, {b['capture_ms']} ms): "
+                     f"ranks differ {b['ranks_differ']:.1%}, |shift| {b['score_shift_abs']:.3f}")
     lines.append(f"verdicts within 0.05 of a rank boundary: {metrics['near_boundary']:.0%}")
     return lines
 
