@@ -5,7 +5,7 @@ import threading
 import numpy as np
 import pytest
 
-from kiosk.chain import Chain, Manifest, ModelError, logit, rank_of
+from kiosk.chain import Chain, Manifest, ModelError, logit, model_heads, rank_of
 from kiosk.config import Config, DetectionConfig
 from kiosk.faces import FaceDetector, largest_face_crop
 
@@ -26,7 +26,9 @@ def astronaut_crop(chain, astronaut_bgr):
 
 def test_manifest_describes_the_shipped_models(chain):
     m = chain.manifest
-    assert m.input_size == 224 and len(m.mean) == 3 and set(m.files) == {"gender", "man", "woman"}
+    heads = {h for name, entry in m.files.items() for h in model_heads(name, entry)}
+    assert m.input_size == 224 and len(m.mean) == 3 and heads in ({"gender", "man", "woman"},
+                                                                   {"gender_logit", "man", "woman"})
     for cuts in m.rank_boundaries.values():
         assert len(cuts) == 4 and list(cuts) == sorted(cuts) and 1 < cuts[0] and cuts[-1] < 5
 
@@ -72,18 +74,24 @@ def copy_models(tmp_path):
     return target
 
 
+def model_file(models_dir) -> str:
+    """The first model file the manifest lists (one file gives all heads, or the seed's three)."""
+    return next(iter(json.loads((models_dir / "manifest.json").read_text())["models"].values()))["file"]
+
+
 def test_corrupt_model_is_refused_with_a_clear_message(tmp_path):
     target = copy_models(tmp_path)
-    path = target / "man_score.tflite"
+    name = model_file(target)
+    path = target / name
     path.write_bytes(path.read_bytes()[:1000])
-    with pytest.raises(ModelError, match="man_score.tflite: content does not match manifest"):
+    with pytest.raises(ModelError, match=f"{name}: content does not match manifest"):
         Chain(target, CONFIG.verdict.rank_texts)
 
 
 def test_missing_model_and_manifest(tmp_path):
     target = copy_models(tmp_path)
-    (target / "gender.tflite").unlink()
-    with pytest.raises(ModelError, match="gender.tflite: cannot read model"):
+    (target / model_file(target)).unlink()
+    with pytest.raises(ModelError, match=f"{model_file(target)}: cannot read model"):
         Chain(target, CONFIG.verdict.rank_texts)
     (target / "manifest.json").unlink()
     with pytest.raises(ModelError, match="manifest.json not found"):
@@ -103,9 +111,10 @@ def test_inconsistent_manifest(tmp_path):
 
 
 def test_non_finite_model_output_is_a_model_error(chain, astronaut_crop, monkeypatch):
-    interpreter, _, out = chain._models["gender"]
+    name = next(iter(chain._models))  # the model that gives the gender
+    interpreter, _, out = chain._models[name]
     monkeypatch.setattr(interpreter, "get_tensor", lambda index: np.array([[np.nan]], np.float32))
-    with pytest.raises(ModelError, match="gender model returned nan"):
+    with pytest.raises(ModelError, match=f"the {name} model returned nan"):
         chain.predict([astronaut_crop])
 
 
