@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--default", action="store_true", help="print the default config.toml")
     p.set_defaults(run=_config)
 
-    p = sub.add_parser("train", help="train the three models from SCUT-FBP5500 or your own photo folders")
+    p = sub.add_parser("train", help="train the face models from SCUT-FBP5500 or your own photo folders")
     p.add_argument("data", type=Path, help="folder with labels.txt + images/, or man/1..5 + woman/1..5")
     p.add_argument("--out", type=Path, default=None, help="where to write the models (default: models dir in config)")
     d = TrainSettings(Path(), Path())  # the defaults live there only

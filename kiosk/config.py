@@ -71,7 +71,7 @@ class LiveConfig:
 
 @dataclass(frozen=True)
 class ModelsConfig:
-    dir: str = option("models", "Folder with manifest.json and the three .tflite models (relative to the repo).")
+    dir: str = option("models", "Folder with manifest.json and the .tflite models it lists (relative to the repo).")
     threads: int = option(1, "CPU threads each TFLite interpreter may use.", low=1, high=8)
 
 

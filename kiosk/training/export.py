@@ -1,4 +1,4 @@
-"""Export the trained FaceNet as the three TFLite models of the chain, plus the manifest.
+"""Export the trained FaceNet as the chain's TFLite model (three outputs), plus the manifest.
 
 The network is rebuilt as a plain TensorFlow graph of constants (BatchNorm folded into the convs),
 so the converter sees no Keras variables. torchvision pads stride-2 convs symmetrically by one
