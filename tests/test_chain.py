@@ -167,6 +167,9 @@ def test_a_gender_tie_is_unsure_and_uses_both_genders(chain):
     v = chain.verdict(0.5, float(cuts[2]) + 1e-6)
     assert v.gender == UNSURE and v.rank == 4
 
+    from kiosk import texts
+    assert set(texts.GENDER) == {"man", "woman", UNSURE}  # the screen has a label for every verdict
+
 
 def test_calibration_stretches_the_displayed_score_only(tmp_path, astronaut_crop):
     plain = with_manifest(tmp_path, calibration={"slope": 1.0, "intercept": 0.0})
