@@ -61,7 +61,7 @@ def test_split_is_stable_stratified_and_disjoint(seed_layout):
 
 def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, astronaut_bgr):
     out = tmp_path / "models"
-    code = main(["train", str(seed_layout), "--out", str(out), "--epochs", "1", "--copies", "2",
+    code = main(["train", str(seed_layout), "--out", str(out), "--epochs", "1", "--copies", "3",
                  "--val-fraction", "0.5"])
     assert code == 0
     manifest = json.loads((out / "manifest.json").read_text())
@@ -78,6 +78,28 @@ def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, a
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["photos"] == 10 and metrics["face_found"] == 1.0
     assert sum(map(sum, metrics["rank_confusion"])) == 10 and abs(sum(metrics["rank_shares"]) - 1) < 1e-6
+
+
+def test_random_versions_move_the_box_and_change_the_camera(seed_layout):
+    from kiosk.faces import FaceBox
+    from kiosk.training.augment import BOX_SCALE, BOX_SHIFT, camera, jitter_box
+    from kiosk.training.train import face_crops, version
+
+    rng = np.random.default_rng(0)
+    box = FaceBox(100, 100, 200, 200)
+    for _ in range(50):
+        b = jitter_box(box, rng)
+        assert abs(b.x + b.w / 2 - 200) <= BOX_SHIFT * 200 + 1 and abs(b.y + b.h / 2 - 200) <= BOX_SHIFT * 200 + 1
+        assert np.exp(-BOX_SCALE) * 200 - 1 <= b.w <= np.exp(BOX_SCALE) * 200 + 1
+    faces = face_crops(load_samples(seed_layout)[:4], Config(), 224)
+    assert faces.crops.shape == (4, 224, 224, 3) and len(faces.contexts) == 4
+    assert np.array_equal(version(faces, 0, 0.25, 224, rng), faces.crops)
+    assert np.array_equal(version(faces, 1, 0.25, 224, rng), faces.crops[:, :, ::-1])
+    random = version(faces, 2, 0.25, 224, rng)
+    assert random.shape == faces.crops.shape and random.dtype == np.uint8
+    assert not np.array_equal(random, faces.crops)
+    brightness = [camera(faces.crops[0], rng).mean() for _ in range(40)]
+    assert max(brightness) - min(brightness) > 40  # exposure x0.5..x1.5 and gamma really vary
 
 
 def test_tflite_export_matches_torch_head_by_head():
