@@ -27,6 +27,7 @@ from .settings import TrainSettings
 from .dataset import Sample, load_samples, split
 
 INPUT_SIZE = 224
+MIN_CALIBRATION_FACES = 30  # fewer validation faces leave the displayed score uncalibrated
 
 
 def log(message: str) -> None:
@@ -185,12 +186,12 @@ def fit_verdict_scale(folder: Path, config: Config, train: Faces, val: Faces | N
     p_train, s_train = raw(train)
     boundaries = rank_boundaries(s_train, np.where(p_train > 0.5, 1, 0))
     calibration = {"slope": 1.0, "intercept": 0.0}
-    if val is not None and len(val.samples) > 2:
+    if val is not None and len(val.samples) >= MIN_CALIBRATION_FACES:
         p_val, s_val = raw(val)
         human = np.array([s.score for s in val.samples])
         squeeze = np.polyfit(human, s_val, 1)[0]  # raw = squeeze x human + c
         if squeeze > 0:
-            k = slope / squeeze
+            k = float(np.clip(slope / squeeze, 0.5, 2.0))  # a few odd faces must not blow up the scale
             calibration = {"slope": round(float(k), 5), "intercept": round(float(s_val.mean() * (1 - k)), 5),
                            "fitted_on": f"{len(val.samples)} validation faces, raw slope {squeeze:.3f}"}
     path = folder / "manifest.json"
