@@ -61,7 +61,7 @@ class Manifest:
         for g, cuts in manifest.rank_boundaries.items():
             if len(cuts) != 4 or list(cuts) != sorted(cuts):
                 raise ModelError(f"{path}: rank_boundaries.{g} must be 4 increasing numbers")
-        given = {"gender_logit" if h == "gender" else h for n, e in manifest.files.items() for h in model_heads(n, e)}
+        given = {h for name, entry in manifest.files.items() for h in model_heads(name, entry)}
         missing = {"gender_logit", "man", "woman"} - given
         if missing:
             raise ModelError(f"{path}: no model gives {sorted(missing)}")
@@ -179,14 +179,16 @@ class Chain:
             value = float(interpreter.get_tensor(index).reshape(-1)[0])
             if not np.isfinite(value):
                 raise ModelError(f"the {name} model returned {value}")
-            values["gender_logit" if head == "gender" else head] = logit(value) if head == "gender" else value
+            values[head] = value
+        if "gender" in values:  # the seed's layout gives p_woman: averaged as a logit like the rest
+            values["gender_logit"] = logit(values.pop("gender"))
         return values
 
     def _heads(self, x: np.ndarray, wanted: set[str], known: dict[str, float]) -> dict[str, float]:
         """`known` completed with the `wanted` heads, running only the models that give missing ones."""
         for name in self._models:
             missing = wanted - known.keys()
-            if missing & {"gender_logit" if h == "gender" else h for h in self._models[name][2]}:
+            if missing & set(model_heads(name, self.manifest.files[name])):
                 known.update(self._run(name, x))
         return known
 
@@ -239,5 +241,7 @@ class Chain:
 
 
 def model_heads(name: str, entry: dict) -> list[str]:
-    """The heads a model file gives: those its manifest entry lists, or the one it is named for."""
-    return list(entry.get("outputs", {name: None}))
+    """The heads a model file gives (the chain's names): those its manifest entry lists, or the one
+    it is named for, where the seed's "gender" file gives p_woman, read as `gender_logit`."""
+    heads = list(entry.get("outputs", {name: None}))
+    return ["gender_logit" if h == "gender" else h for h in heads]
