@@ -1,7 +1,8 @@
 """The scoring chain: gender model first, then the man or woman score model, then the rank.
 
-Interpreters are created and allocated once. Each call holds a lock, so a worker thread can score
-while the render thread draws; TFLite interpreters themselves are not safe to share unlocked.
+Interpreters are created and allocated once. Each call holds a lock: TFLite interpreters are not
+safe to share unlocked, and one chain may be called from more than one thread (the booth's scoring
+worker, `kiosk check`'s probes).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from .errors import KioskError
@@ -35,6 +37,9 @@ class Manifest:
     files: dict[str, dict[str, str]]  # head -> {"file": ..., "sha256": ...}
     precision: str = "float32"
     training: dict = field(default_factory=dict)  # how they were trained (val split for `kiosk eval`)
+    exposure: str = "none"  # "even": crops go through `even_exposure` first, as in training
+    mirror: bool = False  # also run each crop's mirror image and average (test-time augmentation)
+    calibration: tuple[float, float] = (1.0, 0.0)  # displayed score = slope x raw + intercept
 
     @classmethod
     def read(cls, models_dir: Path) -> "Manifest":
@@ -46,7 +51,10 @@ class Manifest:
                            float(pre["crop_margin"]),
                            {g: tuple(float(v) for v in data["rank_boundaries"][g]) for g in GENDERS},
                            {h: dict(v) for h, v in data["models"].items()}, str(data.get("precision", "float32")),
-                           dict(data.get("training", {})))
+                           dict(data.get("training", {})), str(pre.get("exposure", "none")),
+                           bool(pre.get("mirror", False)),
+                           (float(data.get("calibration", {}).get("slope", 1.0)),
+                            float(data.get("calibration", {}).get("intercept", 0.0))))
         except FileNotFoundError:
             raise ModelError(f"{path} not found; run `kiosk train` or restore models/ from git") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -55,10 +63,34 @@ class Manifest:
         for g, cuts in manifest.rank_boundaries.items():
             if len(cuts) != 4 or list(cuts) != sorted(cuts):
                 raise ModelError(f"{path}: rank_boundaries.{g} must be 4 increasing numbers")
-        missing = {"gender", "man", "woman"} - set(manifest.files)
+        given = {h for name, entry in manifest.files.items() for h in model_heads(name, entry)}
+        missing = {"gender_logit", "man", "woman"} - given
         if missing:
-            raise ModelError(f"{path}: models {sorted(missing)} are not listed")
+            raise ModelError(f"{path}: no model gives {sorted(missing)}")
+        if not manifest.calibration[0] > 0:
+            raise ModelError(f"{path}: calibration.slope must be positive")
+        if manifest.exposure not in ("none", "even"):
+            raise ModelError(f"{path}: preprocess.exposure must be \"none\" or \"even\", not {manifest.exposure!r}")
         return manifest
+
+
+EXPOSURE_TARGET = 0.67  # face centre median brightness after `even_exposure` (SCUT faces: 0.48..0.80)
+_LEVELS = np.arange(256, dtype=np.float32)
+
+
+def even_exposure(crop: np.ndarray) -> np.ndarray:
+    """The crop with a gain that brings the face centre's median brightness to a fixed level.
+
+    A backlit face (x0.5) then reaches the models as an evenly lit one does, up to 8-bit rounding;
+    a dim room (gamma 1.8) partly. Training and the chain both apply it (manifest
+    `preprocess.exposure`), so the models never see anything else.
+    """
+    size = crop.shape[0]
+    inner = crop[size // 4: size - size // 4, size // 4: size - size // 4]  # inside the Haar box
+    median = float(np.median(inner @ np.array([0.299, 0.587, 0.114], np.float32))) / 255.0
+    gain = float(np.clip(EXPOSURE_TARGET / max(median, 1e-3), 1 / 3, 3.0))
+    table = np.clip(np.round(_LEVELS * gain), 0, 255).astype(np.uint8)
+    return cv2.LUT(np.ascontiguousarray(crop), table)
 
 
 def normalise(crops: np.ndarray, mean, std) -> np.ndarray:
@@ -71,17 +103,36 @@ def rank_of(score: float, cuts: tuple[float, ...]) -> int:
     return bisect.bisect_right(cuts, score) + 1
 
 
+UNSURE = "unsure"  # the gender when p_woman is exactly 0.5: see `gender_of`
+
+
+def gender_of(p_woman: float) -> str:
+    """"woman" above 0.5, "man" below. Exactly 0.5 (the averaged gender logit is exactly 0, which
+    int8 outputs can give) means the models cannot tell: "unsure", scored by both score models."""
+    return GENDERS[int(p_woman > 0.5)] if p_woman != 0.5 else UNSURE
+
+
+def logit(p: float) -> float:
+    p = min(max(p, 1e-7), 1 - 1e-7)
+    return float(np.log(p / (1 - p)))
+
+
 @dataclass(frozen=True)
 class Verdict:
-    gender: str
+    gender: str  # "man", "woman" or UNSURE
     p_woman: float
-    score: float
+    score: float  # on the raters' 1-5 scale, calibrated (manifest `calibration`)
     rank: int
     text: str
 
 
 class Chain:
-    """Loads the three models once and scores face crops."""
+    """Loads the models once and scores face crops.
+
+    A model file may give one head (the seed's layout: gender, man and woman models, each run on
+    its own) or all three at once (`face.tflite`, outputs listed in the manifest): then one run per
+    crop gives the gender logit and both scores.
+    """
 
     def __init__(self, models_dir: Path, rank_texts: tuple[str, ...], threads: int = 1,
                  runtime: str | None = None):
@@ -89,10 +140,10 @@ class Chain:
         self.runtime = load_runtime(runtime)
         self.rank_texts = rank_texts
         self._lock = threading.Lock()
-        self._models = {head: self._load(Path(models_dir), head, threads) for head in ("gender", *GENDERS)}
+        self._models = {name: self._load(Path(models_dir), name, threads) for name in self.manifest.files}
 
-    def _load(self, models_dir: Path, head: str, threads: int):
-        entry = self.manifest.files[head]
+    def _load(self, models_dir: Path, name: str, threads: int):
+        entry = self.manifest.files[name]
         path = models_dir / entry["file"]
         try:
             blob = path.read_bytes()
@@ -111,34 +162,88 @@ class Chain:
         shape = tuple(interpreter.get_input_details()[0]["shape"])
         if shape != (1, size, size, 3):
             raise ModelError(f"{path}: input shape {shape} does not match manifest size {size}")
+        outputs = {d["name"]: d["index"] for d in interpreter.get_output_details()}
+        if "outputs" not in entry:  # the seed's layout: one output, the head the file is named for
+            return interpreter, interpreter.get_input_details()[0]["index"], {name: next(iter(outputs.values()))}
+        unknown = set(entry["outputs"].values()) - outputs.keys()
+        if unknown:
+            raise ModelError(f"{path}: has no outputs {sorted(unknown)} that manifest.json lists; retrain or re-export")
         return (interpreter, interpreter.get_input_details()[0]["index"],
-                interpreter.get_output_details()[0]["index"])
+                {head: outputs[tensor] for head, tensor in entry["outputs"].items()})
 
-    def _run(self, head: str, x: np.ndarray) -> float:
-        interpreter, inp, out = self._models[head]
+    def _run(self, name: str, x: np.ndarray) -> dict[str, float]:
+        """One model on one input: {head: value}, the seed's gender probability as a logit."""
+        interpreter, inp, outputs = self._models[name]
         interpreter.set_tensor(inp, x)
         interpreter.invoke()
-        value = float(interpreter.get_tensor(out).reshape(-1)[0])
-        if not np.isfinite(value):
-            raise ModelError(f"the {head} model returned {value}")
-        return value
+        values = {}
+        for head, index in outputs.items():
+            value = float(interpreter.get_tensor(index).reshape(-1)[0])
+            if not np.isfinite(value):
+                raise ModelError(f"the {name} model returned {value}")
+            values[head] = value
+        if "gender" in values:  # the seed's layout gives p_woman: averaged as a logit like the rest
+            values["gender_logit"] = logit(values.pop("gender"))
+        return values
+
+    def _heads(self, x: np.ndarray, wanted: set[str], known: dict[str, float]) -> dict[str, float]:
+        """`known` completed with the `wanted` heads, running only the models that give missing ones."""
+        for name in self._models:
+            missing = wanted - known.keys()
+            if missing & set(model_heads(name, self.manifest.files[name])):
+                known.update(self._run(name, x))
+        return known
+
+    def inputs(self, crops: list[np.ndarray]) -> list[np.ndarray]:
+        """The model inputs for crops of one face: exposure evened, and each crop's mirror image."""
+        m = self.manifest
+        if m.exposure == "even":
+            crops = [even_exposure(c) for c in crops]
+        if m.mirror:  # a face and its mirror image get the same verdict, and noise averages out
+            crops = [v for c in crops for v in (c, c[:, ::-1])]
+        return [normalise(c[None], m.mean, m.std) for c in crops]
 
     def predict(self, crops: list[np.ndarray]) -> tuple[float, float]:
-        """p_woman and score for one or more crops of the same face, averaged, so one blink or odd
-        frame does not decide: gender first, then the chosen gender's score model on each crop."""
-        m = self.manifest
-        inputs = [normalise(c[None], m.mean, m.std) for c in crops]
+        """p_woman and raw score for one or more crops of the same face (and their mirror images),
+        averaged, so one blink or odd frame does not decide: the gender logits first, then the chosen
+        gender's score on each input (both genders' on a tie)."""
+        inputs = self.inputs(crops)
         with self._lock:
-            p_woman = float(np.mean([self._run("gender", x) for x in inputs]))
-            head = GENDERS[int(p_woman >= 0.5)]
-            score = float(np.mean([self._run(head, x) for x in inputs]))
+            outs = [self._heads(x, {"gender_logit"}, {}) for x in inputs]
+            p_woman = float(1 / (1 + np.exp(-np.mean([o["gender_logit"] for o in outs]))))
+            gender = gender_of(p_woman)
+            heads = set(GENDERS) if gender == UNSURE else {gender}
+            outs = [self._heads(x, heads, o) for x, o in zip(inputs, outs)]
+        score = float(np.mean([o[h] for o in outs for h in heads]))
         return p_woman, score
 
+    def boundaries(self, gender: str) -> tuple[float, ...]:
+        cuts = self.manifest.rank_boundaries
+        if gender == UNSURE:
+            return tuple(float(v) for v in np.mean([cuts[g] for g in GENDERS], axis=0))
+        return cuts[gender]
+
+    def displayed(self, raw: float) -> float:
+        """The raw score on the raters' 1-5 scale (calibration fitted on the validation split)."""
+        slope, intercept = self.manifest.calibration
+        return min(max(slope * raw + intercept, 1.0), 5.0)
+
+    def raw_score(self, displayed: float) -> float:
+        slope, intercept = self.manifest.calibration
+        return (displayed - intercept) / slope
+
     def verdict(self, p_woman: float, score: float) -> Verdict:
-        """Gender, rank and text from the model outputs."""
-        gender = GENDERS[int(p_woman >= 0.5)]
-        rank = rank_of(score, self.manifest.rank_boundaries[gender])
-        return Verdict(gender, p_woman, score, rank, self.rank_texts[rank - 1])
+        """Gender, rank and text from the model outputs (`score` raw, as `predict` gives it)."""
+        gender = gender_of(p_woman)
+        rank = rank_of(score, self.boundaries(gender))
+        return Verdict(gender, p_woman, self.displayed(score), rank, self.rank_texts[rank - 1])
 
     def score(self, *crops: np.ndarray) -> Verdict:
         return self.verdict(*self.predict(list(crops)))
+
+
+def model_heads(name: str, entry: dict) -> list[str]:
+    """The heads a model file gives (the chain's names): those its manifest entry lists, or the one
+    it is named for, where the seed's "gender" file gives p_woman, read as `gender_logit`."""
+    heads = list(entry.get("outputs", {name: None}))
+    return ["gender_logit" if h == "gender" else h for h in heads]

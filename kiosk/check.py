@@ -43,7 +43,8 @@ def check_models(config: Config) -> tuple[bool, str]:
     if result.status != "ok" or result.gender != "woman" or not 1 <= result.score <= 5:
         return False, (f"self-test on the built-in portrait gave {result.status}, {result.gender}, "
                        f"score {result.score}; expected a woman with a score in 1-5; retrain or restore models/")
-    return True, (f"3 models in {config.models_dir}, hashes match; built-in portrait: {result.gender} "
+    files = len(scorer.chain.manifest.files)
+    return True, (f"{files} model file{'s' * (files > 1)} in {config.models_dir}, hashes match; built-in portrait: {result.gender} "
                   f"(p {result.p_woman:.2f}), score {result.score:.2f}, rank {result.rank}")
 
 

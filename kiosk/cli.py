@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subset", choices=("val", "all"), default="val",
                    help="val: the validation split recorded in the manifest (default); all: every photo")
     p.add_argument("--grey", action="store_true", help="score greyscale copies (old black-and-white portraits)")
+    p.add_argument("--no-variants", action="store_true",
+                   help="skip the stability measures (altered copies, bad light, the float32 copy): 9x faster")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_eval)
 
@@ -104,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--default", action="store_true", help="print the default config.toml")
     p.set_defaults(run=_config)
 
-    p = sub.add_parser("train", help="train the three models from SCUT-FBP5500 or your own photo folders")
+    p = sub.add_parser("train", help="train the face models from SCUT-FBP5500 or your own photo folders")
     p.add_argument("data", type=Path, help="folder with labels.txt + images/, or man/1..5 + woman/1..5")
     p.add_argument("--out", type=Path, default=None, help="where to write the models (default: models dir in config)")
     d = TrainSettings(Path(), Path())  # the defaults live there only
@@ -118,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=d.seed, help="default: %(default)s")
     p.add_argument("--frozen-blocks", type=int, default=d.frozen_blocks,
                    help="MobileNetV2 blocks kept at ImageNet weights (default: %(default)s)")
+    p.add_argument("--exposure", choices=("even", "none"), default=d.exposure,
+                   help="bring each face to one brightness before the models, in training and service "
+                        "(default: %(default)s)")
+    p.add_argument("--calibration-slope", type=float, default=d.calibration_slope,
+                   help="displayed score vs human rating on the validation split (default: %(default)s)")
     p.set_defaults(run=_train)
     return parser
 
@@ -127,7 +134,8 @@ def _train(args, config) -> int:
 
     train(TrainSettings(data=args.data, out=args.out or config.models_dir, epochs=args.epochs, copies=args.copies,
                         limit=args.limit, val_fraction=args.val_fraction, precision=args.precision,
-                        seed=args.seed, frozen_blocks=args.frozen_blocks), config)
+                        seed=args.seed, frozen_blocks=args.frozen_blocks, exposure=args.exposure,
+                        calibration_slope=args.calibration_slope), config)
     return 0
 
 
@@ -146,11 +154,18 @@ def _score(args, config) -> int:
 
 
 def _eval(args, config) -> int:
+    import dataclasses
+
     from .evaluation import as_json, evaluate, report, select
     from .scoring import PhotoScorer
 
     scorer = PhotoScorer(config)
-    metrics = evaluate(scorer, select(args.data, args.subset, scorer.chain.manifest.training), grey=args.grey)
+    other = None
+    if not args.no_variants and (config.models_dir / "float" / "manifest.json").is_file():
+        other = PhotoScorer(dataclasses.replace(config, models=dataclasses.replace(
+            config.models, dir=str(config.models_dir / "float"))))
+    metrics = evaluate(scorer, select(args.data, args.subset, scorer.chain.manifest.training), grey=args.grey,
+                       other_scorer=other, variants=not args.no_variants)
     print(as_json(metrics) if args.json else report(metrics))
     return 0
 

@@ -78,8 +78,8 @@ class LiveConfig:
 
 @dataclass(frozen=True)
 class ModelsConfig:
-    dir: str = option("", "Folder with manifest.json and the three .tflite models; empty means the models shipped "
-                      "with the booth; a relative path is relative to this config file's folder.")
+    dir: str = option("", "Folder with manifest.json and the .tflite models it lists; empty means the models "
+                      "shipped with the booth; a relative path is relative to this config file's folder.")
     threads: int = option(1, "CPU threads each TFLite interpreter may use.", low=1, high=8)
 
 

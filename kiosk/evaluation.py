@@ -11,6 +11,8 @@ import numpy as np
 
 from .scoring import PhotoScorer
 from .chain import GENDERS
+from .faces import crop_face
+from .photo import PhotoError, read_photo
 from .training.dataset import Sample, load_samples, split
 
 
@@ -42,11 +44,170 @@ def as_greyscale(image: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR)
 
 
-def evaluate(scorer: PhotoScorer, samples: list[Sample], grey: bool = False) -> dict:
+def shifted(image: np.ndarray) -> np.ndarray:
+    """The framing moved by 4% of the photo's size, right and down (the subject stepped aside)."""
+    h, w = image.shape[:2]
+    matrix = np.float32([[1, 0, round(0.04 * w)], [0, 1, round(0.04 * h)]])
+    return cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REPLICATE)
+
+
+def jpeg(image: np.ndarray, quality: int = 60) -> np.ndarray:
+    return cv2.imdecode(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
+
+
+def exposed(image: np.ndarray, gain: float) -> np.ndarray:
+    return np.clip(image.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+
+
+def low_light(image: np.ndarray) -> np.ndarray:
+    """Gamma 1.8 (a dim room) plus sensor noise (sigma 6 of 255), the same noise for the same photo."""
+    dark = 255.0 * (image.astype(np.float32) / 255.0) ** 1.8
+    noise = np.random.default_rng(image.size).normal(0, 6.0, image.shape)
+    return np.clip(dark + noise, 0, 255).astype(np.uint8)
+
+
+# Copies of a photo that a person could not tell apart from it: the verdict should not change.
+INVISIBLE = {
+    "shift 4%": shifted,
+    "brightness +15%": lambda image: exposed(image, 1.15),
+    "JPEG q60": jpeg,
+    "mirror": lambda image: np.ascontiguousarray(image[:, ::-1]),
+    "blur sigma 1": lambda image: cv2.GaussianBlur(image, (0, 0), 1.0),
+}
+# Light a booth meets: a backlit visitor and a dim room. The verdict should barely move.
+LIGHT = {
+    "under-exposed x0.5": lambda image: exposed(image, 0.5),
+    "low light (gamma 1.8 + noise)": low_light,
+}
+
+
+def score_all(scorer: PhotoScorer, samples: list[Sample], transform=None) -> list:
+    return [scorer.score_file(str(s.path), transform) for s in samples]
+
+
+def changes(samples: list[Sample], base: list, other: list) -> dict:
+    """How `other` (the same photos, altered or through other models) differs from `base`."""
+    both = [i for i, (a, b) in enumerate(zip(base, other)) if a.status == b.status == "ok"]
+    if not both:
+        return {"photos": 0}
+    shift = np.array([other[i].score - base[i].score for i in both])
+    moved = np.array([other[i].rank != base[i].rank for i in both])
+    groups = {}
+    for group in sorted({s.group for s in samples}):
+        mask = np.array([samples[i].group == group for i in both])
+        if mask.any():
+            groups[group] = round(float(moved[mask].mean()), 4)
+    return {"photos": len(both),
+            "ranks_changed": round(float(moved.mean()), 4),
+            "score_shift": round(float(shift.mean()), 4),
+            "score_shift_abs": round(float(np.abs(shift).mean()), 4),
+            "genders_changed": round(float(np.mean([other[i].gender != base[i].gender for i in both])), 4),
+            "ranks_changed_by_group": groups}
+
+
+def pooled(parts: list[dict]) -> dict:
+    """The invisible copies together: one photo-copy pair counts once."""
+    n = sum(p["photos"] for p in parts)
+    groups = sorted({g for p in parts for g in p.get("ranks_changed_by_group", {})})
+    return {"photos": n,
+            "ranks_changed": round(sum(p["ranks_changed"] * p["photos"] for p in parts) / max(n, 1), 4),
+            "score_shift_abs": round(sum(p["score_shift_abs"] * p["photos"] for p in parts) / max(n, 1), 4),
+            "ranks_changed_by_group": {g: round(float(np.mean([p["ranks_changed_by_group"][g] for p in parts
+                                                               if g in p["ranks_changed_by_group"]])), 4)
+                                       for g in groups}}
+
+
+def stability(scorer: PhotoScorer, samples: list[Sample], base: list, other_scorer: PhotoScorer | None) -> dict:
+    """The verdict under invisible changes, under bad light, on pressing twice in the booth, and
+    through the other precision's models."""
+    invisible = {name: changes(samples, base, score_all(scorer, samples, t)) for name, t in INVISIBLE.items()}
+    light = {name: changes(samples, base, score_all(scorer, samples, t)) for name, t in LIGHT.items()}
+    result = {"invisible": invisible, "invisible_pooled": pooled(list(invisible.values())), "light": light,
+              "booth_presses": booth_presses(scorer, samples, scorer.config)}
+    if other_scorer is not None:
+        result["other_precision"] = dict(changes(samples, base, score_all(other_scorer, samples)),
+                                         precision=other_scorer.chain.manifest.precision)
+    return result
+
+
+def booth_frame(photo: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The photo as the booth camera would frame a visitor standing close: 80% of the frame's height,
+    centred on a plain grey background."""
+    side = round(0.8 * height)
+    k = side / photo.shape[0]
+    scaled = cv2.resize(photo, (round(photo.shape[1] * k), side), interpolation=cv2.INTER_LINEAR)
+    if scaled.shape[1] > width:
+        cut = (scaled.shape[1] - width) // 2
+        scaled = scaled[:, cut:cut + width]
+    frame = np.full((height, width, 3), 128, np.uint8)
+    x0, y0 = (width - scaled.shape[1]) // 2, (height - side) // 2
+    frame[y0:y0 + side, x0:x0 + scaled.shape[1]] = scaled
+    return frame
+
+
+def still_visitor(frame: np.ndarray, rng: np.random.Generator, sway_px: float = 1.5, noise: float = 3.0):
+    """One camera frame of a visitor standing still: a sway of a pixel or two and sensor noise."""
+    dx, dy = rng.uniform(-sway_px, sway_px, size=2)
+    moved = cv2.warpAffine(frame, np.float32([[1, 0, dx], [0, 1, dy]]), frame.shape[1::-1],
+                           borderMode=cv2.BORDER_REPLICATE)
+    return np.clip(moved + rng.normal(0, noise, frame.shape), 0, 255).astype(np.uint8)
+
+
+def booth_presses(scorer: PhotoScorer, samples: list[Sample], config) -> dict:
+    """Each photo as a visitor standing still in front of the booth, who presses twice: each press
+    scores `capture_frames` new frames through the live loop's own path (LiveDetector on the small
+    grey frame, the crop from the full frame, the chain averaging them). How often do the two
+    presses give different ranks?"""
+    from .cameras import make_frame
+    from .live import LiveDetector
+
+    c, frames = config.camera, config.booth.capture_frames
+    m = scorer.chain.manifest
+    differ, shifts, pressed = [], [], 0
+    for n, sample in enumerate(samples):
+        rng = np.random.default_rng(n)
+        try:
+            photo = read_photo(sample.path, config.photos).image
+        except PhotoError:
+            continue
+        scene = booth_frame(photo, c.width, c.height)
+        live = LiveDetector(scorer.detector, config.live)
+        verdicts = []
+        for _ in range(2):
+            crops = []
+            for _ in range(frames):
+                frame = make_frame(still_visitor(scene, rng), c.detect_width, 0.0)
+                found = live.detect(frame.grey)
+                if found.chosen is not None:
+                    crops.append(crop_face(frame.image, found.chosen.scaled(frame.detect_scale), m.crop_margin,
+                                           m.input_size))
+            if crops:
+                verdicts.append(scorer.chain.score(*crops))
+        if len(verdicts) == 2:
+            pressed += 1
+            differ.append(verdicts[0].rank != verdicts[1].rank)
+            shifts.append(abs(verdicts[0].score - verdicts[1].score))
+    return {"photos": pressed, "frames_per_press": frames,
+            "capture_ms": round(1000 * frames / c.fps),
+            "ranks_differ": round(float(np.mean(differ)), 4) if differ else None,
+            "score_shift_abs": round(float(np.mean(shifts)), 4) if shifts else None}
+
+
+def near_boundary(scorer: PhotoScorer, results: list, within: float = 0.05) -> float:
+    """Share of verdicts whose raw score lies within `within` of a rank boundary of its gender."""
+    chain = scorer.chain
+    ok = [r for r in results if r.status == "ok"]
+    near = [min(abs(chain.raw_score(r.score) - c) for c in chain.manifest.rank_boundaries[r.gender]) < within
+            for r in ok]
+    return round(float(np.mean(near)), 4) if near else 0.0
+
+
+def evaluate(scorer: PhotoScorer, samples: list[Sample], grey: bool = False,
+             other_scorer: PhotoScorer | None = None, variants: bool = True) -> dict:
+    """Accuracy on `samples`; with `variants`, also the stability measures (see `stability`)."""
     started = time.perf_counter()
     transform = as_greyscale if grey else None
-    results = [scorer.score_file(str(s.path), transform) for s in samples]
-    seconds = time.perf_counter() - started
+    results = score_all(scorer, samples, transform)
     found = [i for i, r in enumerate(results) if r.status == "ok"]
     truth = np.array([samples[i].score for i in found])
     predicted = np.array([results[i].score for i in found])
@@ -57,6 +218,11 @@ def evaluate(scorer: PhotoScorer, samples: list[Sample], grey: bool = False) -> 
     for t, p in zip(rank_truth, rank_pred):
         confusion[t - 1, p - 1] += 1
     err = predicted - truth
+    extra = {}
+    if variants and found and not grey:
+        extra = stability(scorer, samples, results, other_scorer)
+        extra["near_boundary"] = near_boundary(scorer, results)
+    seconds = time.perf_counter() - started
     by_group = {}
     for group in sorted({s.group for s in samples}):
         idx = [i for i in found if samples[i].group == group]
@@ -75,10 +241,13 @@ def evaluate(scorer: PhotoScorer, samples: list[Sample], grey: bool = False) -> 
         "pearson_r": round(float(np.corrcoef(truth, predicted)[0, 1]), 4) if len(found) > 2 else None,
         "mae": round(float(np.abs(err).mean()), 4) if found else None,
         "rmse": round(float(np.sqrt((err ** 2).mean())), 4) if found else None,
+        # predicted = slope x human + intercept: below 1, the displayed scores are squeezed to the middle
+        "slope": round(float(np.polyfit(truth, predicted, 1)[0]), 4) if len(found) > 2 else None,
         "rank_shares": [round(float(np.mean(rank_pred == r)), 4) for r in range(1, 6)] if found else None,
         "rank_confusion": confusion.tolist(),
         "by_group": by_group,
         "seconds": round(seconds, 1),
+        **extra,
     }
 
 
@@ -90,13 +259,40 @@ def report(metrics: dict) -> str:
         lines += [f"gender accuracy   {metrics['gender_accuracy']:.2%}",
                   f"Pearson r         {metrics['pearson_r']}",
                   f"MAE / RMSE        {metrics['mae']} / {metrics['rmse']}",
+                  f"slope             {metrics['slope']}  (predicted vs human score; 1 = not squeezed)",
                   "rank shares       " + "  ".join(f"{i}: {s:.0%}" for i, s in enumerate(metrics["rank_shares"], 1)),
                   "rank confusion (rows: true rank 1..5 by human rating, columns: booth rank 1..5)"]
         lines += ["  " + " ".join(f"{v:5d}" for v in row) for row in metrics["rank_confusion"]]
         for group, m in metrics["by_group"].items():
             lines.append(f"  {group:8s} n={m['n']:4d}  r {m['pearson_r']:.3f}  MAE {m['mae']:.3f}  "
                          f"gender {m['gender_accuracy']:.2%}")
+    if "invisible" in metrics:
+        lines += stability_report(metrics)
     return "\n".join(lines)
+
+
+def stability_report(metrics: dict) -> list[str]:
+    def row(name: str, c: dict) -> str:
+        groups = "  ".join(f"{g} {v:.0%}" for g, v in c.get("ranks_changed_by_group", {}).items())
+        shift = f"shift {c['score_shift']:+.3f}, " if "score_shift" in c else ""
+        return (f"  {name:30s} ranks changed {c['ranks_changed']:6.1%}  ({shift}|shift| {c['score_shift_abs']:.3f})"
+                f"  {groups}")
+
+    lines = ["same photo, copies a person could not tell apart (rank changes vs the original):"]
+    lines += [row(name, c) for name, c in metrics["invisible"].items()]
+    lines.append(row("all five together", metrics["invisible_pooled"]))
+    lines.append("bad light:")
+    lines += [row(name, c) for name, c in metrics["light"].items()]
+    if "other_precision" in metrics:
+        o = metrics["other_precision"]
+        lines.append(f"{o['precision']} copy of the models:")
+        lines.append(row(f"{o['precision']} instead", o))
+    b = metrics["booth_presses"]
+    if b["photos"]:
+        lines.append(f"pressing twice in the booth ({b['frames_per_press']} frames a press, {b['capture_ms']} ms): "
+                     f"ranks differ {b['ranks_differ']:.1%}, |shift| {b['score_shift_abs']:.3f}")
+    lines.append(f"verdicts within 0.05 of a rank boundary: {metrics['near_boundary']:.0%}")
+    return lines
 
 
 def as_json(metrics: dict) -> str:

@@ -22,7 +22,7 @@ IDLE_TITLE = "얼굴 평가 부스"
 IDLE_STEPS = ("1. 카메라 앞에 혼자 서세요", "2. 얼굴이 초록색 네모 안에 들어오면", "3. 큰 버튼을 누르세요!")
 IDLE_STEPS_AUTO = ("1. 카메라 앞에 혼자 서세요", "2. 가만히 있으면 자동으로 찍혀요", "")
 JUST_FOR_FUN = "재미로 보는 결과예요 · just for fun, not a real judgement"
-GENDER = {"man": "남자", "woman": "여자"}
+GENDER = {"man": "남자", "woman": "여자", "unsure": "성별 판단 보류"}  # unsure: p_woman exactly 0.5 (kiosk.chain)
 SCORE_LINE = "{gender} · 점수 {score:.2f} / 5 · {stars}"
 STAR, NO_STAR = "★", "☆"  # rank as stars: in Korean "1등급" would read as the best
 

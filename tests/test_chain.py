@@ -5,7 +5,7 @@ import threading
 import numpy as np
 import pytest
 
-from kiosk.chain import Chain, Manifest, ModelError, rank_of
+from kiosk.chain import Chain, Manifest, ModelError, logit, model_heads, rank_of
 from kiosk.config import Config, DetectionConfig
 from kiosk.faces import FaceDetector, largest_face_crop
 
@@ -26,7 +26,8 @@ def astronaut_crop(chain, astronaut_bgr):
 
 def test_manifest_describes_the_shipped_models(chain):
     m = chain.manifest
-    assert m.input_size == 224 and len(m.mean) == 3 and set(m.files) == {"gender", "man", "woman"}
+    heads = {h for name, entry in m.files.items() for h in model_heads(name, entry)}
+    assert m.input_size == 224 and len(m.mean) == 3 and heads == {"gender_logit", "man", "woman"}
     for cuts in m.rank_boundaries.values():
         assert len(cuts) == 4 and list(cuts) == sorted(cuts) and 1 < cuts[0] and cuts[-1] < 5
 
@@ -72,18 +73,24 @@ def copy_models(tmp_path):
     return target
 
 
+def model_file(models_dir) -> str:
+    """The first model file the manifest lists (one file gives all heads, or the seed's three)."""
+    return next(iter(json.loads((models_dir / "manifest.json").read_text())["models"].values()))["file"]
+
+
 def test_corrupt_model_is_refused_with_a_clear_message(tmp_path):
     target = copy_models(tmp_path)
-    path = target / "man_score.tflite"
+    name = model_file(target)
+    path = target / name
     path.write_bytes(path.read_bytes()[:1000])
-    with pytest.raises(ModelError, match="man_score.tflite: content does not match manifest"):
+    with pytest.raises(ModelError, match=f"{name}: content does not match manifest"):
         Chain(target, CONFIG.verdict.rank_texts)
 
 
 def test_missing_model_and_manifest(tmp_path):
     target = copy_models(tmp_path)
-    (target / "gender.tflite").unlink()
-    with pytest.raises(ModelError, match="gender.tflite: cannot read model"):
+    (target / model_file(target)).unlink()
+    with pytest.raises(ModelError, match=f"{model_file(target)}: cannot read model"):
         Chain(target, CONFIG.verdict.rank_texts)
     (target / "manifest.json").unlink()
     with pytest.raises(ModelError, match="manifest.json not found"):
@@ -103,9 +110,10 @@ def test_inconsistent_manifest(tmp_path):
 
 
 def test_non_finite_model_output_is_a_model_error(chain, astronaut_crop, monkeypatch):
-    interpreter, _, out = chain._models["gender"]
+    name = next(iter(chain._models))  # the model that gives the gender
+    interpreter, _, out = chain._models[name]
     monkeypatch.setattr(interpreter, "get_tensor", lambda index: np.array([[np.nan]], np.float32))
-    with pytest.raises(ModelError, match="gender model returned nan"):
+    with pytest.raises(ModelError, match=f"the {name} model returned nan"):
         chain.predict([astronaut_crop])
 
 
@@ -114,5 +122,59 @@ def test_several_crops_are_averaged(chain, astronaut_crop):
     p1, s1 = chain.predict([astronaut_crop])
     p2, s2 = chain.predict([dark])
     p, s = chain.predict([astronaut_crop, dark])
-    assert abs(p - (p1 + p2) / 2) < 1e-5
+    assert abs(logit(p) - (logit(p1) + logit(p2)) / 2) < 1e-4  # gender averaged in logit space
     assert abs(s - (s1 + s2) / 2) < 1e-4  # both scored by the same (woman) model here
+
+
+def with_manifest(tmp_path, **changes):
+    """A copy of the shipped models whose manifest has `changes` (preprocess keys or top-level)."""
+    target = copy_models(tmp_path)
+    data = json.loads((target / "manifest.json").read_text())
+    for key, value in changes.items():
+        (data["preprocess"] if key in ("mirror", "exposure") else data)[key] = value
+    (target / "manifest.json").write_text(json.dumps(data))
+    return Chain(target, CONFIG.verdict.rank_texts)
+
+
+def test_mirror_averaging_gives_a_face_and_its_mirror_image_the_same_verdict(tmp_path, astronaut_crop):
+    mirrored = np.ascontiguousarray(astronaut_crop[:, ::-1])
+    plain = with_manifest(tmp_path, mirror=False)
+    assert plain.predict([astronaut_crop]) != plain.predict([mirrored])
+    tta = with_manifest(tmp_path / "tta", mirror=True)
+    assert tta.predict([astronaut_crop]) == tta.predict([mirrored])
+
+
+def test_even_exposure_undoes_an_exposure_change_and_part_of_a_gamma_change(astronaut_crop):
+    from kiosk.chain import even_exposure
+
+    def mean_difference(a, b):
+        return float(np.abs(a.astype(float) - b.astype(float)).mean())
+
+    levels = astronaut_crop.astype(np.float32) / 255
+    dim = np.round(255 * levels ** 1.8).astype(np.uint8)
+    dark = np.round(255 * levels * 0.5).astype(np.uint8)
+    even = even_exposure(astronaut_crop)
+    assert mean_difference(even_exposure(dark), even) < 2  # 8-bit rounding (and clipped highlights)
+    assert mean_difference(even_exposure(dim), even) < 0.7 * mean_difference(dim, astronaut_crop)
+
+
+def test_a_gender_tie_is_unsure_and_uses_both_genders(chain):
+    from kiosk.chain import UNSURE, gender_of
+
+    assert (gender_of(0.4999), gender_of(0.5), gender_of(0.5001)) == ("man", UNSURE, "woman")
+    cuts = np.mean([chain.manifest.rank_boundaries[g] for g in ("man", "woman")], axis=0)
+    v = chain.verdict(0.5, float(cuts[2]) + 1e-6)
+    assert v.gender == UNSURE and v.rank == 4
+
+    from kiosk import texts
+    assert set(texts.GENDER) == {"man", "woman", UNSURE}  # the screen has a label for every verdict
+
+
+def test_calibration_stretches_the_displayed_score_only(tmp_path, astronaut_crop):
+    plain = with_manifest(tmp_path, calibration={"slope": 1.0, "intercept": 0.0})
+    stretched = with_manifest(tmp_path / "c", calibration={"slope": 1.2, "intercept": -0.6})
+    a, b = plain.score(astronaut_crop), stretched.score(astronaut_crop)
+    assert b.score == pytest.approx(min(max(1.2 * a.score - 0.6, 1), 5)) and b.rank == a.rank
+    assert stretched.raw_score(b.score) == pytest.approx(a.score)
+    with pytest.raises(ModelError, match="slope must be positive"):
+        with_manifest(tmp_path / "bad", calibration={"slope": 0, "intercept": 0})

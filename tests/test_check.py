@@ -36,12 +36,13 @@ def test_no_camera_fails_that_check_only(capsys, tmp_path):
 def test_broken_model_file_fails_the_models_check(capsys, tmp_path, photo_dir):
     models = tmp_path / "models"
     shutil.copytree(REPO / "models", models, ignore=shutil.ignore_patterns("README.md", "float", "checkpoint.pt"))
-    (models / "woman_score.tflite").write_bytes(b"garbage")
+    name = next(iter(json.loads((models / "manifest.json").read_text())["models"].values()))["file"]
+    (models / name).write_bytes(b"garbage")
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[models]\ndir = "{models}"\n')
     code, checks = run_check(capsys, "--config", str(cfg))
     assert code == 1 and not checks["models"]["ok"]
-    assert "woman_score.tflite: content does not match manifest" in checks["models"]["detail"]
+    assert f"{name}: content does not match manifest" in checks["models"]["detail"]
 
 
 def test_missing_font_fails_the_font_check(capsys, tmp_path):

@@ -53,11 +53,12 @@ def test_inference_failure_gives_a_message_and_returns_to_live(booth_app, photo_
 def test_corrupt_model_at_start_up(tmp_path):
     models = tmp_path / "models"
     shutil.copytree(REPO / "models", models, ignore=shutil.ignore_patterns("float", "checkpoint.pt"))
-    (models / "gender.tflite").write_bytes(b"\x00" * 100)
+    name = next(iter(json.loads((models / "manifest.json").read_text())["models"].values()))["file"]
+    (models / name).write_bytes(b"\x00" * 100)
     cfg = tmp_path / "c.toml"
     cfg.write_text(f'[models]\ndir = "{models}"\n')
     run = kiosk("--config", str(cfg), "run", "--demo", "--windowed", "--headless")
-    assert one_clear_line(run) and "gender.tflite" in run.stderr
+    assert one_clear_line(run) and name in run.stderr
 
 
 def test_missing_models_and_unreadable_config_at_start_up(tmp_path):

@@ -28,7 +28,7 @@ from .conftest import REPO
 PROBE = """
 import re, sys, time
 from kiosk.cli import main
-from kiosk import formats, photo
+from kiosk import photo
 started = time.monotonic()
 code = main(sys.argv[1:])
 def peak(pid):

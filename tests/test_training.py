@@ -63,7 +63,7 @@ def test_split_is_stable_stratified_and_disjoint(seed_layout):
 
 def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, astronaut_bgr):
     out = tmp_path / "models"
-    code = main(["train", str(seed_layout), "--out", str(out), "--epochs", "1", "--copies", "2",
+    code = main(["train", str(seed_layout), "--out", str(out), "--epochs", "1", "--copies", "3",
                  "--val-fraction", "0.5"])
     assert code == 0
     manifest = json.loads((out / "manifest.json").read_text())
@@ -82,12 +82,34 @@ def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, a
     assert sum(map(sum, metrics["rank_confusion"])) == 10 and abs(sum(metrics["rank_shares"]) - 1) < 1e-6
 
 
-def test_tflite_export_matches_torch():
+def test_random_versions_move_the_box_and_change_the_camera(seed_layout):
+    from kiosk.faces import FaceBox
+    from kiosk.training.augment import BOX_SCALE, BOX_SHIFT, camera, jitter_box
+    from kiosk.training.train import face_crops, version
+
+    rng = np.random.default_rng(0)
+    box = FaceBox(100, 100, 200, 200)
+    for _ in range(50):
+        b = jitter_box(box, rng)
+        assert abs(b.x + b.w / 2 - 200) <= BOX_SHIFT * 200 + 1 and abs(b.y + b.h / 2 - 200) <= BOX_SHIFT * 200 + 1
+        assert np.exp(-BOX_SCALE) * 200 - 1 <= b.w <= np.exp(BOX_SCALE) * 200 + 1
+    faces = face_crops(load_samples(seed_layout)[:4], Config(), 224)
+    assert faces.crops.shape == (4, 224, 224, 3) and len(faces.contexts) == 4
+    assert np.array_equal(version(faces, 0, 0.25, 224, rng), faces.crops)
+    assert np.array_equal(version(faces, 1, 0.25, 224, rng), faces.crops[:, :, ::-1])
+    random = version(faces, 2, 0.25, 224, rng)
+    assert random.shape == faces.crops.shape and random.dtype == np.uint8
+    assert not np.array_equal(random, faces.crops)
+    brightness = [camera(faces.crops[0], rng).mean() for _ in range(40)]
+    assert max(brightness) - min(brightness) > 40  # exposure x0.5..x1.5 and gamma really vary
+
+
+def test_tflite_export_matches_torch_head_by_head():
     import torch
 
     from kiosk.runtime import load_runtime
     from kiosk.training.backbone import FaceNet, mobilenet_v2_features
-    from kiosk.training.export import tflite_models
+    from kiosk.training.export import OUTPUTS, output_names, tflite_model
 
     torch.manual_seed(0)
     net = FaceNet(mobilenet_v2_features())
@@ -96,16 +118,16 @@ def test_tflite_export_matches_torch():
             module.running_mean.uniform_(-0.5, 0.5)
             module.running_var.uniform_(0.5, 2.0)
             module.weight.data.uniform_(0.5, 1.5)
+    net.heads.bias.data = torch.tensor([0.0, 10.0, 20.0])  # heads far apart: a swapped output shows
     net.eval()
     x = np.random.default_rng(0).standard_normal((64, 64, 3)).astype(np.float32)
     expected = net(torch.from_numpy(x).permute(2, 0, 1)[None]).detach().numpy()[0]
-    models = tflite_models(net, 64, quantize=False)
-    runtime = load_runtime()
-    for i, head in enumerate(FaceNet.HEADS):
-        interpreter = runtime.interpreter(model_content=models[head])
-        interpreter.allocate_tensors()
-        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x[None])
-        interpreter.invoke()
-        got = float(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).reshape(-1)[0])
-        want = 1 / (1 + np.exp(-expected[0])) if head == "gender" else expected[i]
-        assert abs(got - want) < 1e-3 * max(1, abs(want)), head
+    interpreter = load_runtime().interpreter(model_content=tflite_model(net, 64, quantize=False))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x[None])
+    interpreter.invoke()
+    index = {d["name"]: d["index"] for d in interpreter.get_output_details()}
+    for i, (head, tensor) in enumerate(output_names().items()):
+        assert head == OUTPUTS[i] == ("gender_logit", "man", "woman")[i]
+        got = float(interpreter.get_tensor(index[tensor]).reshape(-1)[0])
+        assert abs(got - expected[i]) < 1e-3 * max(1, abs(expected[i])), head

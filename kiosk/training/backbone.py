@@ -77,8 +77,9 @@ def pretrained_features() -> nn.Sequential:
 class FaceNet(nn.Module):
     """The fine-tuned tail with three heads: gender logit, man score, woman score.
 
-    The three shipped TFLite models are this one network cut three ways: gender, and one score model
-    per gender (the seed's chain). They share the tail, trained jointly, which regularises it.
+    Exported as one TFLite model with three outputs, so one run per crop gives the chain the gender
+    and both scores (the seed's layout, three files cut from this network, runs it twice per crop).
+    The heads share the tail, trained jointly, which regularises it.
     """
 
     HEADS = ("gender", "man", "woman")

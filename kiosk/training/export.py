@@ -1,4 +1,4 @@
-"""Export the trained FaceNet as the three TFLite models of the chain, plus the manifest.
+"""Export the trained FaceNet as the chain's TFLite model (three outputs), plus the manifest.
 
 The network is rebuilt as a plain TensorFlow graph of constants (BatchNorm folded into the convs),
 so the converter sees no Keras variables. torchvision pads stride-2 convs symmetrically by one
@@ -21,7 +21,9 @@ from .backbone import FaceNet, InvertedResidual
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-MODEL_FILES = {"gender": "gender.tflite", "man": "man_score.tflite", "woman": "woman_score.tflite"}
+MODEL_FILE = "face.tflite"
+# The model's outputs, each its own tensor so that int8 gives each its own scale.
+OUTPUTS = ("gender_logit", "man", "woman")
 
 
 def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[np.ndarray, np.ndarray]:
@@ -87,46 +89,43 @@ def _conv(tf, conv: nn.Conv2d, weight: np.ndarray, bias: np.ndarray) -> Callable
     return apply
 
 
-def tflite_models(net: FaceNet, size: int, quantize: bool,
-                  calibration: Iterable[np.ndarray] | None = None) -> dict[str, bytes]:
-    """Convert each head of `net` into its own TFLite model (input: normalised RGB, NHWC)."""
+def tflite_model(net: FaceNet, size: int, quantize: bool, calibration: Iterable[np.ndarray] | None = None) -> bytes:
+    """`net` as one TFLite model (input: normalised RGB, NHWC) with three outputs: the gender logit
+    and both genders' scores, so one run per crop gives the chain everything."""
     import tensorflow as tf
 
     net = net.eval()
     layers = _layers(net.frozen) + _layers(net.tail)
     head_w = net.heads.weight.detach().numpy()
     head_b = net.heads.bias.detach().numpy()
-    calibration = [] if calibration is None else list(calibration)
-    models = {}
-    for index, head in enumerate(FaceNet.HEADS):
-        model = _head_function(tf, layers, size, head_w[index][:, None], head_b[index:index + 1],
-                               sigmoid=head == "gender")
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()])
-        if quantize:
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-            converter.representative_dataset = lambda: ([c[None].astype(np.float32)] for c in calibration)
-        models[head] = converter.convert()
-    return models
 
-
-def _head_function(tf, layers: list[Callable], size: int, w: np.ndarray, b: np.ndarray, sigmoid: bool):
     @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32, name="face")])
     def model(x):
         for layer in layers:
             x = layer(x)
-        y = tf.matmul(tf.reduce_mean(x, axis=[1, 2]), tf.constant(w)) + tf.constant(b)
-        return tf.sigmoid(y) if sigmoid else y
-    return model
+        pooled = tf.reduce_mean(x, axis=[1, 2])
+        return tuple(tf.matmul(pooled, tf.constant(head_w[i][:, None])) + tf.constant(head_b[i:i + 1])
+                     for i in range(len(OUTPUTS)))
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model)
+    if quantize:
+        calibration = [] if calibration is None else list(calibration)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([c[None].astype(np.float32)] for c in calibration)
+    return converter.convert()
 
 
-def write_models(out_dir: Path, models: dict[str, bytes], manifest: dict) -> Path:
-    """Write the .tflite files and manifest.json (with each file's SHA-256) into out_dir."""
+def output_names() -> dict[str, str]:
+    """Each head's output tensor name: the converter names a function's outputs Identity,
+    Identity_1, ... in order (tests/test_training.py checks each against PyTorch)."""
+    return {head: "Identity" + (f"_{i}" if i else "") for i, head in enumerate(OUTPUTS)}
+
+
+def write_models(out_dir: Path, blob: bytes, manifest: dict) -> Path:
+    """Write face.tflite and manifest.json (with the file's SHA-256 and output names) into out_dir."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    files = {}
-    for head, blob in models.items():
-        name = MODEL_FILES[head]
-        (out_dir / name).write_bytes(blob)
-        files[head] = {"file": name, "sha256": hashlib.sha256(blob).hexdigest()}
+    (out_dir / MODEL_FILE).write_bytes(blob)
+    files = {"face": {"file": MODEL_FILE, "sha256": hashlib.sha256(blob).hexdigest(), "outputs": output_names()}}
     manifest = dict(manifest, models=files)
     path = out_dir / "manifest.json"
     path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -25,3 +25,6 @@ class TrainSettings:
     precision: str = "int8"  # of the shipped models; a float32 copy always goes to <out>/float/
     seed: int = 0
     frozen_blocks: int = FROZEN_BLOCKS  # blocks 0..N-1 keep ImageNet weights and are cached
+    mirror: bool = True  # the chain averages each crop with its mirror image (manifest preprocess.mirror)
+    calibration_slope: float = 1.0  # displayed score vs human rating on the validation split
+    exposure: str = "even"  # "even": every crop's face brought to one brightness (kiosk.chain.even_exposure)

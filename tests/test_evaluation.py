@@ -1,0 +1,65 @@
+"""`kiosk eval`'s stability measures on a few photos (the full run: `kiosk eval <data>`, models/README.md)."""
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+
+from kiosk.config import Config
+from kiosk.evaluation import INVISIBLE, LIGHT, changes, evaluate, low_light, shifted
+from kiosk.scoring import PhotoResult, PhotoScorer
+from kiosk.training.dataset import Sample
+
+
+def result(rank, score, gender="woman", status="ok"):
+    return PhotoResult("p.jpg", status, 1, [0, 0, 1, 1], gender, 0.9, rank, score, "text")
+
+
+def test_changes_counts_rank_flips_and_shifts_per_group():
+    samples = [Sample(None, 1, 3.0, "AF"), Sample(None, 0, 3.0, "AM"), Sample(None, 0, 3.0, "AM")]
+    base = [result(3, 3.0), result(2, 2.5), result(4, 3.5)]
+    other = [result(4, 3.2), result(2, 2.4), PhotoResult("p.jpg", "no_face")]
+    c = changes(samples, base, other)
+    assert c["photos"] == 2 and c["ranks_changed"] == 0.5
+    assert c["score_shift"] == pytest.approx(0.05) and c["score_shift_abs"] == pytest.approx(0.15)
+    assert c["ranks_changed_by_group"] == {"AF": 1.0, "AM": 0.0}
+
+
+def test_variants_are_small_and_repeatable(astronaut_bgr):
+    moved = shifted(astronaut_bgr)
+    h, w = astronaut_bgr.shape[:2]
+    assert np.array_equal(moved[round(0.04 * h) + 10, round(0.04 * w) + 10], astronaut_bgr[10, 10])
+    assert np.array_equal(low_light(astronaut_bgr), low_light(astronaut_bgr))
+    for name, transform in {**INVISIBLE, **LIGHT}.items():
+        assert transform(astronaut_bgr).shape == astronaut_bgr.shape, name
+
+
+@pytest.fixture(scope="module")
+def few_photos(tmp_path_factory, astronaut_bgr):
+    folder = tmp_path_factory.mktemp("eval")
+    samples = []
+    for i in range(3):
+        image = cv2.convertScaleAbs(astronaut_bgr, alpha=0.9 + 0.05 * i)
+        path = folder / f"{i}.jpg"
+        cv2.imwrite(str(path), image)
+        samples.append(Sample(path, 1, 2.5 + 0.5 * i, "AF"))
+    return samples
+
+
+def test_evaluate_reports_stability_light_presses_and_precision(few_photos):
+    config = Config()
+    scorer = PhotoScorer(config)
+    float_config = dataclasses.replace(config, models=dataclasses.replace(config.models,
+                                                                          dir=str(config.models_dir / "float")))
+    m = evaluate(scorer, few_photos, other_scorer=PhotoScorer(float_config))
+    assert m["face_found"] == 1.0 and m["slope"] is not None
+    assert set(m["invisible"]) == set(INVISIBLE) and set(m["light"]) == set(LIGHT)
+    assert m["invisible_pooled"]["photos"] == 3 * len(INVISIBLE)
+    for c in [*m["invisible"].values(), *m["light"].values(), m["other_precision"]]:
+        assert c["photos"] == 3 and 0 <= c["ranks_changed"] <= 1 and c["score_shift_abs"] >= 0
+    assert m["other_precision"]["precision"] == "float32"
+    presses = m["booth_presses"]
+    assert presses["photos"] == 3 and 0 <= presses["ranks_differ"] <= 1
+    assert presses["capture_ms"] == round(1000 * config.booth.capture_frames / config.camera.fps)
+    assert 0 <= m["near_boundary"] <= 1
