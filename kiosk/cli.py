@@ -35,7 +35,7 @@ def _failed(args, exc: KioskError) -> int:
     message = one_line(exc)
     print(f"kiosk: {message}", file=sys.stderr)
     if args.command == "run":
-        from .failsafe import show_error
+        from .booth.failsafe import show_error
 
         show_error(message, args.windowed, args.headless)
     return 2
@@ -179,8 +179,8 @@ def _config(args, config) -> int:
 
 
 def _run(args, config) -> int:
-    from .app import App
-    from .failsafe import show_error
+    from .booth.app import App
+    from .booth.failsafe import show_error
 
     source = "demo" if args.demo else (args.camera or config.camera.source)
     app = App(config, source, windowed=args.windowed, headless=args.headless)
@@ -195,7 +195,7 @@ def _run(args, config) -> int:
 
 
 def _screenshot(args, config) -> int:
-    from .shots import screenshot
+    from .tools.shots import screenshot
 
     print(screenshot(config, args.state, args.out))
     return 0
@@ -204,7 +204,7 @@ def _screenshot(args, config) -> int:
 def _bench(args, config) -> int:
     import json
 
-    from .bench import bench, report
+    from .tools.bench import bench, report
 
     result = bench(config, frames=args.frames, repeat=args.repeat)
     print(json.dumps(result) if args.json else report(result))
@@ -215,7 +215,7 @@ def _soak(args, config) -> int:
     import json
 
     from .cameras.demo import PORTRAIT
-    from .soak import soak, verdict
+    from .tools.soak import soak, verdict
 
     report = soak(config, args.camera or str(PORTRAIT), args.frames, args.cycles)
     problems = verdict(report)
@@ -226,7 +226,7 @@ def _soak(args, config) -> int:
 
 
 def _check(args, config, config_error: str = "") -> int:
-    from .check import report, run_checks
+    from .tools.check import report, run_checks
 
     results = run_checks(config, config_error, args.camera, args.headless)
     print(report(results, args.json))

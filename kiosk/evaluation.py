@@ -159,7 +159,7 @@ def booth_presses(scorer: PhotoScorer, samples: list[Sample], config) -> dict:
     grey frame, the crop from the full frame, the chain averaging them). How often do the two
     presses give different ranks?"""
     from .cameras import make_frame
-    from .live import LiveDetector
+    from .booth.live import LiveDetector
 
     c, frames = config.camera, config.booth.capture_frames
     m = scorer.chain.manifest

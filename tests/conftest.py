@@ -88,7 +88,7 @@ def booth_app():
     made = []
 
     def make(source, cfg=None):
-        from kiosk.app import App
+        from kiosk.booth.app import App
 
         app = App(cfg or booth_config(), str(source), windowed=True, headless=True)
         made.append(app)

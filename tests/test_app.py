@@ -12,11 +12,11 @@ import cv2
 import numpy as np
 import pytest
 
-from kiosk.booth import Phase
+from kiosk.booth.flow import Phase
 from kiosk.cameras import Camera, CameraUnavailable, make_frame
 from kiosk.config import Config
-from kiosk.fonts import FontError, checked_font, find_font, missing_glyphs
-from kiosk.stability import FaceState
+from kiosk.booth.fonts import FontError, checked_font, find_font, missing_glyphs
+from kiosk.booth.stability import FaceState
 
 from .conftest import REPO, booth_config as config, received, step_until
 
@@ -58,7 +58,7 @@ def test_led_lights_when_a_steady_face_is_ready(booth_app, photo_dir):
 def test_no_single_face_at_capture_gives_a_friendly_message(booth_app, photo_dir, photo, face):
     import pygame
 
-    from kiosk import texts
+    from kiosk.booth import texts
 
     app = booth_app(photo_dir / photo)
     step_until(app, lambda: app.camera_ok and app.face is face)
@@ -100,7 +100,7 @@ class FlakyCamera(Camera):
 
 
 def test_camera_loss_shows_the_screen_and_recovers(booth_app, astronaut_bgr, monkeypatch):
-    import kiosk.app as app_module
+    import kiosk.booth.app as app_module
 
     opens = []
 
@@ -142,7 +142,7 @@ def test_captures_stay_in_memory_unless_the_operator_turns_saving_on(booth_app, 
 
 
 def test_hangul_self_test_passes_with_the_installed_font_and_fails_without():
-    from kiosk import texts
+    from kiosk.booth import texts
 
     font = checked_font("", texts.all_texts())
     assert missing_glyphs(font, ["가나다 ★"]) == ""
@@ -205,7 +205,7 @@ def test_start_without_camera_shows_the_camera_screen_retries_and_recovers(booth
                                                                          notify_socket):
     import pygame
 
-    import kiosk.app as app_module
+    import kiosk.booth.app as app_module
 
     opens = []
     arrived = [False]
@@ -241,7 +241,7 @@ class HangingCamera(Camera):
 
 
 def test_a_hung_camera_read_stops_the_watchdog_but_a_broken_opener_does_not_kill_the_feed():
-    from kiosk.feed import CameraFeed
+    from kiosk.booth.feed import CameraFeed
 
     feed = CameraFeed(HangingCamera, stall_s=0.2, retry_max_s=0.2, hang_s=1.0).start()
     assert feed.healthy
@@ -301,7 +301,7 @@ def test_screenshots_differ_by_state(tmp_path):
 def test_camera_lost_during_a_countdown_aborts_it_and_recovers(booth_app, astronaut_bgr, monkeypatch):
     import pygame
 
-    import kiosk.app as app_module
+    import kiosk.booth.app as app_module
 
     opens = []
     frames_before_failure = [10**9]

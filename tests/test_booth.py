@@ -4,11 +4,11 @@ import dataclasses
 
 import pytest
 
-from kiosk import texts
-from kiosk.booth import Booth, Event, Phase
+from kiosk.booth import texts
+from kiosk.booth.flow import Booth, Event, Phase
 from kiosk.chain import Verdict
 from kiosk.config import BoothConfig
-from kiosk.stability import FaceState
+from kiosk.booth.stability import FaceState
 
 STEADY, MOVING, NONE, SEVERAL = FaceState.STEADY, FaceState.MOVING, FaceState.NONE, FaceState.SEVERAL
 CAPTURE = [Event.CAPTURE]

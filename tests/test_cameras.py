@@ -258,7 +258,7 @@ def test_demo_scene_has_one_person_then_two_then_nobody():
     from kiosk.cameras.demo import DemoCamera
     from kiosk.config import DetectionConfig, LiveConfig
     from kiosk.faces import FaceDetector, FaceStatus
-    from kiosk.live import LiveDetector
+    from kiosk.booth.live import LiveDetector
 
     camera = DemoCamera(CameraConfig(width=640, height=480), realtime=False)
     statuses = []

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from kiosk.captures import save_capture
+from kiosk.booth.captures import save_capture
 
 IMAGE = np.full((48, 64, 3), 128, np.uint8)
 

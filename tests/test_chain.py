@@ -166,7 +166,7 @@ def test_a_gender_tie_is_unsure_and_uses_both_genders(chain):
     v = chain.verdict(0.5, float(cuts[2]) + 1e-6)
     assert v.gender == UNSURE and v.rank == 4
 
-    from kiosk import texts
+    from kiosk.booth import texts
     assert set(texts.GENDER) == {"man", "woman", UNSURE}  # the screen has a label for every verdict
 
 

@@ -80,7 +80,7 @@ def test_bad_version_combinations_are_flagged(monkeypatch):
     import cv2
     import numpy
 
-    from kiosk.check import check_combinations
+    from kiosk.tools.check import check_combinations
 
     monkeypatch.setattr(cv2, "__version__", "5.0.0")
     ok, detail = check_combinations(None)
@@ -98,7 +98,7 @@ def test_a_camera_that_hangs_fails_within_the_timeout(monkeypatch):
     import time
 
     from kiosk import cameras
-    from kiosk.check import check_camera
+    from kiosk.tools.check import check_camera
     from kiosk.config import Config
 
     class Hanging(cameras.Camera):

@@ -4,7 +4,7 @@ import time
 
 import pygame
 
-from kiosk.failsafe import TITLE, draw_error, show_error
+from kiosk.booth.failsafe import TITLE, draw_error, show_error
 
 from .conftest import received
 

@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from kiosk import texts
-from kiosk.booth import Phase
+from kiosk.booth import texts
+from kiosk.booth.flow import Phase
 from kiosk.chain import ModelError
-from kiosk.stability import FaceState
+from kiosk.booth.stability import FaceState
 
 from .conftest import REPO
 from .conftest import step_until

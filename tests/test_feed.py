@@ -5,7 +5,7 @@ import time
 import numpy as np
 
 from kiosk.cameras import Camera, CameraUnavailable, make_frame
-from kiosk.feed import CameraFeed
+from kiosk.booth.feed import CameraFeed
 
 IMAGE = np.zeros((48, 64, 3), np.uint8)
 

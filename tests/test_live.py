@@ -3,7 +3,7 @@ import numpy as np
 
 from kiosk.config import DetectionConfig, LiveConfig
 from kiosk.faces import FaceDetector, FaceStatus
-from kiosk.live import LiveDetector
+from kiosk.booth.live import LiveDetector
 
 
 def grey(image):

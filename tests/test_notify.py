@@ -3,7 +3,7 @@
 import dataclasses
 import time
 
-from kiosk.notify import Notifier
+from kiosk.booth.notify import Notifier
 
 from .conftest import received
 
@@ -28,9 +28,9 @@ def test_the_booth_pets_while_frames_arrive_and_stops_when_the_camera_hangs(noti
                                                                             monkeypatch):
     import threading
 
-    import kiosk.app as app_module
-    import kiosk.feed as feed_module
-    from kiosk.app import App
+    import kiosk.booth.app as app_module
+    import kiosk.booth.feed as feed_module
+    from kiosk.booth.app import App
     from kiosk.cameras import Camera, make_frame
     from kiosk.config import Config
 

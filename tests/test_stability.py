@@ -1,5 +1,5 @@
 from kiosk.faces import Detection, FaceBox
-from kiosk.stability import FaceState, SteadyTracker, overlap
+from kiosk.booth.stability import FaceState, SteadyTracker, overlap
 
 
 def one(x, y=50, w=100):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from kiosk.faces import FaceBox
-from kiosk.view import View
+from kiosk.booth.view import View
 
 
 def test_letterbox_fits_and_centres():
@@ -46,11 +46,11 @@ def test_drawn_box_lands_on_the_face_on_a_rotated_screen(rotation):
     patch that stands for the face, whatever the mounting."""
     import pygame
 
-    from kiosk.booth import Phase
+    from kiosk.booth.flow import Phase
     from kiosk.faces import Detection
-    from kiosk.fonts import find_font
-    from kiosk.screen import BOX_COLOURS, Renderer, Scene
-    from kiosk.stability import FaceState
+    from kiosk.booth.fonts import find_font
+    from kiosk.booth.screen import BOX_COLOURS, Renderer, Scene
+    from kiosk.booth.stability import FaceState
 
     pygame.display.init()
     display = pygame.Surface((480, 270))

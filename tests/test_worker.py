@@ -3,7 +3,7 @@ close ends it."""
 
 import threading
 
-from kiosk.worker import LatestWorker
+from kiosk.booth.worker import LatestWorker
 
 
 def test_the_newest_job_and_result_replace_older_ones_and_results_are_taken_once():

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .faces import FaceBox
+from ..faces import FaceBox
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import LiveConfig
-from .faces import Detection, FaceBox, FaceDetector, FaceStatus, size_bounds
+from ..config import LiveConfig
+from ..faces import Detection, FaceBox, FaceDetector, FaceStatus, size_bounds
 
 
 class LiveDetector:

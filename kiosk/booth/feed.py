@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Callable
 
-from .cameras import Camera, CameraUnavailable, Frame
+from ..cameras import Camera, CameraUnavailable, Frame
 
 log = logging.getLogger(__name__)
 HANG_S = 10.0  # far longer than any healthy open (a few seconds) or read (one frame)

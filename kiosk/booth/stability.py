@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from .faces import Detection, FaceBox, FaceStatus
+from ..faces import Detection, FaceBox, FaceStatus
 
 
 class FaceState(enum.Enum):

@@ -11,7 +11,7 @@ import logging
 
 import pygame
 
-from .config import ButtonConfig
+from ..config import ButtonConfig
 
 log = logging.getLogger(__name__)
 PRESS = pygame.event.custom_type()

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import cv2
 
-from .booth import Phase
-from .cameras.demo import LOOP_S, DemoCamera
-from .config import Config
-from .errors import KioskError
-from .stability import FaceState
+from ..booth.flow import Phase
+from ..cameras.demo import LOOP_S, DemoCamera
+from ..config import Config
+from ..errors import KioskError
+from ..booth.stability import FaceState
 
 
 def screenshot(config: Config, state: str, out: Path, timeout: float = 20.0) -> Path:
-    from .app import headless_app
+    from ..booth.app import headless_app
 
     with tempfile.TemporaryDirectory() as scratch:
         source = "demo"

@@ -11,9 +11,9 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from . import texts
-from .config import Config
-from .errors import one_line
+from ..booth import texts
+from ..config import Config
+from ..errors import one_line
 
 
 @dataclass(frozen=True)
@@ -28,15 +28,15 @@ def check_config(config: Config | None, error: str) -> tuple[bool, str]:
 
 
 def check_runtime(_: Config) -> tuple[bool, str]:
-    from .runtime import load_runtime
+    from ..runtime import load_runtime
 
     return True, str(load_runtime())
 
 
 def check_models(config: Config) -> tuple[bool, str]:
     """Each model loads, its hash matches the manifest, and the built-in portrait scores sanely."""
-    from .cameras.demo import PORTRAIT
-    from .scoring import PhotoScorer
+    from ..cameras.demo import PORTRAIT
+    from ..scoring import PhotoScorer
 
     scorer = PhotoScorer(config)  # ModelError names the broken file
     result = scorer.score_file(str(PORTRAIT))
@@ -49,7 +49,7 @@ def check_models(config: Config) -> tuple[bool, str]:
 
 
 def check_font(config: Config) -> tuple[bool, str]:
-    from .fonts import checked_font
+    from ..booth.fonts import checked_font
 
     font = checked_font(config.screen.font, texts.all_texts(config.verdict.rank_texts))
     return True, f"{font.path} has every Hangul glyph the booth shows"
@@ -57,7 +57,7 @@ def check_font(config: Config) -> tuple[bool, str]:
 
 def check_camera(config: Config, source: str | None = None, timeout_s: float = 5.0) -> tuple[bool, str]:
     """The camera opens and delivers a frame within `timeout_s` (a hung read counts as a failure)."""
-    from .cameras import open_camera
+    from ..cameras import open_camera
 
     source = source or config.camera.source
     camera = open_camera(source, config.camera)
@@ -87,7 +87,7 @@ def check_camera(config: Config, source: str | None = None, timeout_s: float = 5
 def check_display(_: Config, headless: bool = False) -> tuple[bool, str]:
     import pygame
 
-    from .app import no_screen_problem
+    from ..booth.app import no_screen_problem
 
     try:
         pygame.display.init()
@@ -102,7 +102,7 @@ def check_gpio(config: Config) -> tuple[bool, str]:
     b = config.button
     if not b.gpio:
         return True, "GPIO button off in config; keyboard and touch only"
-    from .button import GpioButton
+    from ..booth.button import GpioButton
 
     button = GpioButton(b)
     try:

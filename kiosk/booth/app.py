@@ -21,14 +21,14 @@ from typing import Callable
 import pygame
 
 from . import texts
-from .booth import Booth, Event, Phase
+from .flow import Booth, Event, Phase
 from .button import PRESS, GpioButton
-from .cameras import Frame, open_camera
+from ..cameras import Frame, open_camera
 from .captures import save_capture
-from .chain import Chain
-from .config import Config
-from .errors import KioskError
-from .faces import Detection, FaceDetector, FaceStatus, crop_face
+from ..chain import Chain
+from ..config import Config
+from ..errors import KioskError
+from ..faces import Detection, FaceDetector, FaceStatus, crop_face
 from .feed import CameraFeed
 from .live import LiveDetector
 from .fonts import checked_font

@@ -14,14 +14,14 @@ import time
 import cv2
 import numpy as np
 
-from .cameras import make_frame
-from .cameras.demo import DemoCamera
-from .chain import GENDERS, Chain, Manifest, gender_of, normalise
-from .config import Config
-from .errors import KioskError
-from .faces import FaceDetector, cascade_path, largest_face_crop
-from .live import LiveDetector
-from .runtime import load_runtime, native_stderr_silenced
+from ..cameras import make_frame
+from ..cameras.demo import DemoCamera
+from ..chain import GENDERS, Chain, Manifest, gender_of, normalise
+from ..config import Config
+from ..errors import KioskError
+from ..faces import FaceDetector, cascade_path, largest_face_crop
+from ..booth.live import LiveDetector
+from ..runtime import load_runtime, native_stderr_silenced
 
 
 def _stats(ms: list[float], p95: bool = False) -> dict:
@@ -103,8 +103,8 @@ def bench_seed_chain(config: Config, face_bgr: np.ndarray, repeat: int) -> dict:
 def bench_intake(config: Config, repeat: int) -> dict:
     """Reading the demo portrait through the decoder process, against decoding it in this process
     (what intake did before the decoder moved out): the isolation's cost per photo and at start."""
-    from . import photo
-    from .cameras.demo import PORTRAIT
+    from .. import photo
+    from ..cameras.demo import PORTRAIT
 
     data = PORTRAIT.read_bytes()
     photo._DECODER.close()  # a cold start, as the first photo of a `kiosk score` run
@@ -120,9 +120,9 @@ def bench_loop(config: Config, frames: int) -> tuple[dict, float]:
     """The whole render loop, headless, with presses so the chain runs now and then."""
     import pygame
 
-    from .app import headless_app
-    from .booth import Phase
-    from .stability import FaceState
+    from ..booth.app import headless_app
+    from ..booth.flow import Phase
+    from ..booth.stability import FaceState
 
     app = headless_app(config, countdown_s=0, result_s=1.0)
     clock = pygame.time.Clock()

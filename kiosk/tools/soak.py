@@ -9,8 +9,8 @@ import threading
 import time
 from pathlib import Path
 
-from .config import Config
-from .errors import KioskError
+from ..config import Config
+from ..errors import KioskError
 
 
 def resident_mb(field: str = "VmRSS") -> float:
@@ -27,9 +27,9 @@ def open_files() -> int:
 
 def soak(config: Config, source: str, frames: int, cycles: int, warmup_cycles: int = 10,
          timeout_s: float = 3600.0) -> dict:
-    from .app import headless_app
-    from .booth import Event, Phase
-    from .stability import FaceState
+    from ..booth.app import headless_app
+    from ..booth.flow import Event, Phase
+    from ..booth.stability import FaceState
 
     app = headless_app(config, source, realtime=False, countdown_s=0, steady_s=0.0, trigger="button")
     shown = results = presses = 0

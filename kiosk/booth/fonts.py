@@ -11,7 +11,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import KioskError
+from ..errors import KioskError
 
 INSTALL_HINT = "install one: sudo apt install fonts-nanum (or set [screen] font to a .ttf/.ttc with Korean)"
 # (path, face index): Noto CJK collections hold Japanese first; index 1 is Korean.

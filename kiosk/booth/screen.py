@@ -10,9 +10,9 @@ import pygame
 import pygame.freetype
 
 from . import texts
-from .booth import Phase
-from .chain import Verdict
-from .faces import Detection, FaceBox
+from .flow import Phase
+from ..chain import Verdict
+from ..faces import Detection, FaceBox
 from .fonts import FontFile
 from .stability import FaceState
 from .view import View

@@ -15,8 +15,8 @@ import enum
 import math
 
 from . import texts
-from .chain import Verdict
-from .config import BoothConfig
+from ..chain import Verdict
+from ..config import BoothConfig
 from .stability import FaceState
 
 
