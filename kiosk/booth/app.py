@@ -27,7 +27,7 @@ from ..cameras import Frame, open_camera
 from .captures import save_capture
 from ..chain import Chain
 from ..config import Config
-from ..errors import KioskError
+from ..errors import KioskError, one_line
 from ..faces import Detection, FaceDetector, FaceStatus, crop_face
 from .feed import CameraFeed
 from .live import LiveDetector
@@ -96,12 +96,13 @@ class App:
             with _sdl_driver("dummy" if headless else None):
                 pygame.display.init()  # display only: no audio device is opened
             problem = "" if headless else no_screen_problem(pygame.display.get_driver())
-            if problem:
-                raise KioskError(problem)
-            self.display = self._open_display(windowed or not config.screen.fullscreen)
-        except (KioskError, pygame.error) as exc:
+            if not problem:
+                self.display = self._open_display(windowed or not config.screen.fullscreen)
+        except pygame.error as exc:
+            problem = f"cannot open the screen: {one_line(exc)}"
+        if problem:
             pygame.display.quit()
-            raise exc if isinstance(exc, KioskError) else KioskError(f"cannot open the screen: {exc}") from None
+            raise KioskError(problem)
         self._hide_cursor()
         self.button = GpioButton(config.button)
         self.view: View | None = None
