@@ -73,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="JSON Lines output, one object per photo")
     p.set_defaults(run=_score)
 
+    p = sub.add_parser("web", help="serve the upload page and POST /score (the seed's web app), no booth needed")
+    p.add_argument("--host", default=None, help="address to listen on (default: [web] host)")
+    p.add_argument("--port", type=int, default=None, help="port to listen on (default: [web] port)")
+    p.set_defaults(run=_web)
+
     p = sub.add_parser("eval", help="measure the shipped models on labelled photos")
     p.add_argument("data", type=Path, help="folder with labels.txt + images/, or man/1..5 + woman/1..5")
     p.add_argument("--subset", choices=("val", "all"), default="val",
@@ -151,6 +156,15 @@ def _score(args, config) -> int:
         failed |= result.status == "error"
         print(result.json() if args.json else result.line(), flush=True)
     return 1 if failed else 0
+
+
+def _web(args, config) -> int:
+    from .web.server import serve
+
+    host, port = args.host or config.web.host, args.port or config.web.port
+    logging.getLogger("kiosk").info("web: upload page on http://%s:%d/ (POST /score for scripts)", host, port)
+    serve(config, host, port)
+    return 0
 
 
 def _eval(args, config) -> int:

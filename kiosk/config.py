@@ -107,6 +107,19 @@ class PhotosConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    """`kiosk web`: the upload page and POST /score (see README, Web)."""
+    host: str = option("127.0.0.1", "Address kiosk web listens on; 0.0.0.0 for phones on the booth's Wi-Fi.")
+    port: int = option(8080, "Port kiosk web listens on.", low=1, high=65535)
+    max_upload_mb: int = option(10, "Largest upload accepted (answered 413 above it).", low=1, high=32)
+    rate_per_minute: int = option(10, "Uploads one client address may make per minute (answered 429 above it).",
+                                  low=1, high=600)
+    concurrency: int = option(1, "Uploads scored at the same time; the booth keeps the other cores.",
+                              low=1, high=4)
+    queue: int = option(8, "Uploads that may wait for their turn; more are answered 429 at once.", low=0, high=64)
+
+
+@dataclass(frozen=True)
 class CameraConfig:
     source: str = option("auto", 'Where frames come from: "auto" (picamera2, then OpenCV), "picamera2", '
                          '"opencv", or a path to a photo, a folder of photos or a video (replayed in a loop).')
@@ -176,6 +189,7 @@ class Config:
     models: ModelsConfig = field(default_factory=ModelsConfig)
     verdict: VerdictConfig = field(default_factory=VerdictConfig)
     photos: PhotosConfig = field(default_factory=PhotosConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     screen: ScreenConfig = field(default_factory=ScreenConfig)
     booth: BoothConfig = field(default_factory=BoothConfig)

@@ -58,6 +58,11 @@ class PhotoScorer:
         """Score a photo file or a photo's bytes (an upload); `name` is what the result calls it."""
         return self._scored(name, self._read(source), transform)
 
+    def score_with_photo(self, source: str | bytes, name: str) -> tuple[PhotoResult, Photo | None]:
+        """`score`, and the decoded photo too (the upload page draws the box on it)."""
+        photo = self._read(source)
+        return self._scored(name, photo), photo if isinstance(photo, Photo) else None
+
     def score_files(self, found: list[tuple[str, str | None]]) -> Iterator[PhotoResult]:
         """Score `photo.find_photos`'s list in order, one photo read ahead: the decoder process
         decodes the next photo while this one is detected and scored."""

@@ -1,0 +1,130 @@
+"""`kiosk web`: the seed's upload page and `POST /score` for scripts, on Starlette and uvicorn.
+
+Starlette and uvicorn (with its pure-Python h11 protocol) are small, maintained and pure Python, so
+they install from the same lock on a Pi 4/5 (Bookworm and Trixie) as here. Every upload goes through
+the same intake and chain as `kiosk score`, in memory only: the multipart body is parsed here with
+the standard library, never spooled to a temporary file.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.parser
+import email.policy
+import logging
+from dataclasses import asdict
+
+import cv2
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Route
+
+from ..config import Config
+from ..scoring import PhotoScorer
+from . import pages
+from .limits import Busy, Queue, RateLimit
+
+log = logging.getLogger(__name__)
+PICTURE_SIDE = 1024  # the result page's picture: enough for a phone, small to send
+
+
+def make_app(config: Config, scorer: PhotoScorer | None = None) -> Starlette:
+    web = config.web
+    scorer = scorer or PhotoScorer(config)
+    rate = RateLimit(web.rate_per_minute)
+    queue = Queue(web.concurrency, web.queue)
+    max_bytes = web.max_upload_mb * 2**20
+
+    async def index(request: Request):
+        return HTMLResponse(pages.upload_page(_lang(request)))
+
+    async def score(request: Request):
+        lang = _lang(request)
+        as_json = "application/json" in request.headers.get("accept", "")
+
+        def refuse(status: int, key: str, detail: str = ""):
+            if as_json:
+                return JSONResponse({"status": "error", "error": detail or pages.WORDS["en"][key]}, status,
+                                    headers={"Retry-After": "10"} if status == 429 else None)
+            return HTMLResponse(pages.problem_page(lang, key, detail), status)
+
+        if not rate.allow(request.client.host if request.client else "?"):
+            return refuse(429, "busy")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            return refuse(413, "too_large", f"up to {web.max_upload_mb} MB ([web] max_upload_mb)")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_bytes:
+                return refuse(413, "too_large", f"up to {web.max_upload_mb} MB ([web] max_upload_mb)")
+        photo = photo_field(request.headers.get("content-type", ""), bytes(body))
+        del body
+        if not photo:
+            return refuse(400, "missing", 'send the photo as the multipart form field "photo"')
+        try:
+            result, decoded = await queue.run(lambda: scorer.score_with_photo(photo, "upload"))
+        except Busy:
+            return refuse(429, "busy")
+        record = asdict(result)
+        del record["path"]
+        status = 422 if result.status == "error" else 200
+        if as_json:
+            return JSONResponse(record, status)
+        if result.status == "error":
+            return HTMLResponse(pages.problem_page(lang, "error", result.error), status)
+        return HTMLResponse(pages.result_page(lang, record, picture(decoded, result.box)), status)
+
+    async def not_found(request: Request, exc):
+        return HTMLResponse(pages.problem_page(_lang(request), "not_found"), getattr(exc, "status_code", 404))
+
+    async def failed(request: Request, exc: Exception):
+        # A bug of ours, not the client's doing: logged in full, answered with a friendly page.
+        log.exception("web: request failed")
+        return HTMLResponse(pages.problem_page(_lang(request), "error"), 422)
+
+    return Starlette(routes=[Route("/", index), Route("/score", score, methods=["POST"])],
+                     exception_handlers={404: not_found, 405: not_found, Exception: failed})
+
+
+def _lang(request: Request) -> str:
+    return pages.language(dict(request.query_params), request.headers.get("accept-language", ""))
+
+
+def photo_field(content_type: str, body: bytes) -> bytes | None:
+    """The bytes of the form field "photo" of a multipart/form-data body, parsed in memory."""
+    if not content_type.lower().startswith("multipart/form-data"):
+        return None
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        return None
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == "photo":
+            payload = part.get_payload(decode=True)
+            return payload if isinstance(payload, bytes) else None
+    return None
+
+
+def picture(photo, box) -> str | None:
+    """The decoded photo with the face box drawn, as base64 JPEG for the result page (never saved)."""
+    if photo is None:
+        return None
+    image = photo.image.copy()
+    if box is not None:
+        x, y, w, h = (round(v / photo.scale) for v in box)
+        cv2.rectangle(image, (x, y), (x + w, y + h), (80, 215, 255), max(2, image.shape[1] // 200))
+    k = PICTURE_SIDE / max(image.shape[:2])
+    if k < 1:
+        image = cv2.resize(image, (round(image.shape[1] * k), round(image.shape[0] * k)), interpolation=cv2.INTER_AREA)
+    ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return base64.b64encode(jpeg.tobytes()).decode("ascii") if ok else None
+
+
+def serve(config: Config, host: str, port: int) -> None:
+    import uvicorn
+
+    # No access log: client addresses are not the booth's business; outcomes go to the journal.
+    uvicorn.run(make_app(config), host=host, port=port, http="h11", loop="asyncio", access_log=False,
+                server_header=False, log_level="warning", timeout_keep_alive=5)

@@ -1,0 +1,123 @@
+"""`kiosk web` as a client meets it: the real server on 127.0.0.1, real HTTP, the hostile corpus."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import cv2
+import pytest
+
+from . import hostile
+from .conftest import REPO
+from .test_score import KEYS
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """Start `kiosk web` with a config; returns (base URL, its empty TMPDIR). Stopped at the end."""
+    started = []
+
+    def start(web_options: str):
+        folder = tmp_path_factory.mktemp("web")
+        (folder / "tmp").mkdir()
+        (folder / "c.toml").write_text(f"[web]\n{web_options}\n")
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-m", "kiosk", "--config", str(folder / "c.toml"), "web", "--port",
+                                 str(port)], cwd=REPO, env=dict(os.environ, TMPDIR=str(folder / "tmp")),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        started.append(proc)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(base + "/", timeout=5)
+                return base, folder / "tmp", proc
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read().decode()
+                time.sleep(0.2)
+
+    yield start
+    for proc in started:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def post(url: str, photo: bytes | None, accept_json: bool = True, field: str = "photo"):
+    boundary = "faceevaBoundary7"
+    body = b""
+    if photo is not None:
+        body = (f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="p.jpg"\r\n'
+                f"Content-Type: application/octet-stream\r\n\r\n").encode() + photo + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(url, data=body, method="POST", headers={
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Accept": "application/json" if accept_json else "text/html"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def test_pages_and_the_api(server, photo_dir):
+    base, tmp, _ = server("rate_per_minute = 600")
+    with urllib.request.urlopen(base + "/") as r:
+        page = r.read().decode()
+    assert '<input type="file" name="photo"' in page and "사진" in page
+    with urllib.request.urlopen(base + "/?lang=en") as r:
+        assert "Choose or take a photo" in r.read().decode()
+    status, text = post(base + "/score", (photo_dir / "astronaut.jpg").read_bytes())
+    record = json.loads(text)
+    assert status == 200 and list(record) == KEYS[1:] and record["status"] == "ok" and record["gender"] == "woman"
+    status, page = post(base + "/score?lang=ko", (photo_dir / "astronaut.jpg").read_bytes(), accept_json=False)
+    assert status == 200 and record["text"] in page and 'src="data:image/jpeg;base64,' in page
+    status, text = post(base + "/score", (photo_dir / "blank.png").read_bytes())
+    assert status == 200 and json.loads(text)["status"] == "no_face"
+    status, text = post(base + "/score", b"\x89PNG\r\n\x1a\n" + os.urandom(3000))
+    assert status == 422 and json.loads(text)["error"].startswith("broken PNG")
+    assert post(base + "/score", b"hello", field="other")[0] == 400
+    assert post(base + "/score", None)[0] == 400
+    for path, code in (("/nothing", 404), ("/score", 405)):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(base + path)
+        assert err.value.code == code
+    assert list(tmp.iterdir()) == []  # uploads never touch the disk
+
+
+def test_oversize_uploads_and_too_many_requests_are_turned_away(server, astronaut_bgr):
+    base, tmp, _ = server("rate_per_minute = 3\nmax_upload_mb = 1")
+    big = cv2.imencode(".png", cv2.resize(astronaut_bgr, (1400, 1400)))[1].tobytes()
+    assert len(big) > 2**20
+    status, text = post(base + "/score", big)
+    assert status == 413 and "max_upload_mb" in json.loads(text)["error"]
+    small = cv2.imencode(".jpg", astronaut_bgr)[1].tobytes()
+    codes = [post(base + "/score", small)[0] for _ in range(3)]
+    assert codes == [200, 200, 429]  # the oversize upload counted as the first of three this minute
+
+
+def test_the_hostile_corpus_uploaded_never_gives_a_server_error(server, astronaut_bgr, tmp_path):
+    base, tmp, proc = server("rate_per_minute = 600")
+    expected = hostile.build(tmp_path / "corpus", astronaut_bgr)
+    wrong = []
+    for name, outcome in expected.items():
+        data = (tmp_path / "corpus" / name).read_bytes()
+        if not data:
+            continue  # an empty upload is "no photo": covered above
+        status, text = post(base + "/score", data)
+        record = json.loads(text)
+        good = {"ok": status == 200 and record["status"] == "ok", "error": status == 422,
+                "not_ok": status in (200, 422) and record["status"] != "ok"}[outcome]
+        if not good:
+            wrong.append(f"{name}: {status} {record.get('status')} {record.get('error')}")
+    assert not wrong, "\n".join(wrong)
+    assert proc.poll() is None and list(tmp.iterdir()) == []
