@@ -18,6 +18,15 @@ fi
 if ! command -v systemd-analyze >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null || true
 fi
+# A real browser for the web page tests (tests/test_web_browser.py): Debian's Chromium and its driver.
+if ! command -v chromedriver >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    else
+        echo "dev-setup: the browser tests need Chromium: sudo apt-get install chromium chromium-driver" >&2
+        exit 1
+    fi
+fi
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip

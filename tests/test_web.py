@@ -121,3 +121,44 @@ def test_the_hostile_corpus_uploaded_never_gives_a_server_error(server, astronau
             wrong.append(f"{name}: {status} {record.get('status')} {record.get('error')}")
     assert not wrong, "\n".join(wrong)
     assert proc.poll() is None and list(tmp.iterdir()) == []
+
+
+def test_a_real_browser_uploads_a_photo_and_sees_the_verdict_and_the_box(server, photo_dir, tmp_path, monkeypatch):
+    """Debian's headless Chromium, phone-sized, driven by Selenium (no driver download: SE_OFFLINE).
+    With FACEEVA_SHOTS=DIR the pages are saved there (the README's pictures come from this test)."""
+    import base64
+
+    import numpy as np
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    monkeypatch.setenv("SE_OFFLINE", "true")
+    base, tmp, _ = server("rate_per_minute = 600")
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=390,844",
+                f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(arg)
+    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    shots = os.environ.get("FACEEVA_SHOTS")
+    try:
+        browser.set_page_load_timeout(120)
+        browser.get(base + "/?lang=ko")
+        if shots:
+            browser.save_screenshot(os.path.join(shots, "web-upload.png"))
+        browser.find_element(By.NAME, "photo").send_keys(str(photo_dir / "astronaut.jpg"))
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        verdict = browser.find_element(By.CLASS_NAME, "verdict").text
+        assert verdict.endswith(("입니다..", "입니다. 축하합니다!", "힘내세요..")), verdict
+        if shots:
+            browser.save_screenshot(os.path.join(shots, "web-result.png"))
+        src = browser.find_element(By.ID, "photo").get_attribute("src")
+        picture = cv2.imdecode(np.frombuffer(base64.b64decode(src.split(",", 1)[1]), np.uint8), cv2.IMREAD_COLOR)
+        b, g, r = (picture[:, :, i].astype(int) for i in range(3))
+        box = (r > 220) & (g > 180) & (b < 140)  # the yellow face box drawn over her face
+        ys, xs = np.nonzero(box)
+        assert box.sum() > 200 and 150 < xs.mean() < 300 and 50 < ys.mean() < 250
+    finally:
+        browser.quit()
+    assert list(tmp.iterdir()) == []
