@@ -120,6 +120,8 @@ class CameraConfig:
     autofocus: bool = option(True, "Continuous autofocus, where the camera module has it.")
     stall_s: float = option(2.0, "Seconds without a new frame before the camera counts as lost.", low=0.2, high=60.0)
     retry_max_s: float = option(10.0, "Longest wait between attempts to reopen a lost camera.", low=0.5, high=300.0)
+    photo_s: float = option(10.0, "When the source is a folder of photos: seconds each photo stays as the camera's "
+                            "picture before the next (N or the right arrow key steps at once).", low=0.5, high=3600.0)
 
 
 @dataclass(frozen=True)

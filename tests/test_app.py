@@ -330,3 +330,18 @@ def test_camera_lost_during_a_countdown_aborts_it_and_recovers(booth_app, astron
     step_until(app, lambda: app.phase is Phase.NO_CAMERA)
     step_until(app, lambda: app.phase is Phase.LIVE and app.camera_ok)
     assert app.verdict is None and len(opens) == 4
+
+
+def test_a_photo_folder_holds_each_photo_and_the_n_key_steps_without_pressing(booth_app, tmp_path, astronaut_bgr):
+    import pygame
+
+    cv2.imwrite(str(tmp_path / "1.jpg"), astronaut_bgr)
+    cv2.imwrite(str(tmp_path / "2.png"), np.full((300, 400, 3), 200, np.uint8))
+    cfg = config()
+    app = booth_app(tmp_path, dataclasses.replace(cfg, camera=dataclasses.replace(cfg.camera, photo_s=60.0)))
+    step_until(app, lambda: app.face is FaceState.STEADY)  # the same photo long enough to hold still
+    app.run_until(lambda: False, 0.5)
+    assert app.face is FaceState.STEADY
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_n))
+    step_until(app, lambda: app.face is FaceState.NONE)  # the empty photo comes next
+    assert app.phase is Phase.LIVE  # stepping is not a press

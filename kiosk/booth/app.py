@@ -193,6 +193,10 @@ class App:
         """The visitor presses the button; safe from any thread, taken by the next step."""
         self._press.set()
 
+    def next_picture(self) -> None:
+        """The operator steps a replayed photo folder to its next photo (N or the right arrow key)."""
+        self.feed.next_picture()
+
     def on_visit(self, listener: Callable[[Visit], None]) -> None:
         """Call `listener` (on the render thread) with every visit's outcome."""
         self._listeners.append(listener)
@@ -283,6 +287,8 @@ class App:
             elif event.type == pg.KEYDOWN and event.key in (pg.K_ESCAPE, pg.K_q):
                 if self.config.screen.allow_quit:
                     self.stop()
+            elif event.type == pg.KEYDOWN and event.key in (pg.K_n, pg.K_RIGHT):
+                self.next_picture()
             elif event.type == pg.KEYDOWN and event.key in (pg.K_SPACE, pg.K_RETURN, pg.K_KP_ENTER):
                 pressed = True
             elif event.type in (pg.MOUSEBUTTONDOWN, pg.FINGERDOWN, PRESS):
