@@ -98,6 +98,19 @@ def test_auto_trigger_fires_once_per_steady_face():
     assert Event.CAPTURE in b.update(12.0, STEADY, False, True)
 
 
+@pytest.mark.parametrize("trigger, after_result", [("auto", texts.AUTO_AGAIN), ("both", texts.HINTS[STEADY])])
+def test_the_live_hint_says_what_a_still_face_gets_after_an_auto_result(trigger, after_result):
+    b = booth(trigger=trigger, countdown_s=0)
+    assert b.hint(STEADY) == texts.AUTO_READY  # armed: holding still starts it
+    b.update(1.0, STEADY, False, True)
+    b.scored(VERDICT, 1.1)
+    b.update(9.5, STEADY, False, True)  # result over, the same person still there
+    assert b.phase is Phase.LIVE and b.hint(STEADY) == after_result  # not "hold still" forever
+    b.update(10.0, NONE, False, True)
+    assert b.hint(NONE) == texts.HINTS[NONE] and b.hint(STEADY) == texts.AUTO_READY  # armed again
+    assert booth(trigger="button").hint(STEADY) == texts.HINTS[STEADY]
+
+
 def test_button_only_ignores_steady_faces_and_auto_only_ignores_presses():
     b = booth(trigger="button")
     b.update(1.0, STEADY, False, True)

@@ -335,7 +335,8 @@ class App:
         scene = Scene(phase, None if showing is None else showing.image,
                       self.seen.detection if self.seen else None, self.tracker.state,
                       self.booth.countdown_left(now) if phase is Phase.COUNTDOWN else 0,
-                      self.booth.message, self.booth.verdict, result_box, self.booth.auto_starts)
+                      self.booth.message, self.booth.verdict, result_box, self.booth.auto_starts,
+                      self.booth.hint(self.tracker.state))
         self.renderer.draw(scene)
         pygame.display.flip()
 

@@ -62,6 +62,15 @@ class Booth:
     def auto_starts(self) -> bool:
         return self.settings.trigger in ("auto", "both")
 
+    def hint(self, face: FaceState) -> str:
+        """What the live screen tells the visitor, true to the trigger: after an automatic capture a
+        still face starts nothing until it moves or leaves."""
+        if face is FaceState.STEADY and self.auto_starts:
+            if self.armed:
+                return texts.AUTO_READY
+            return texts.HINTS[face] if self.button_starts else texts.AUTO_AGAIN
+        return texts.HINTS[face]
+
     def _go(self, phase: Phase, now: float, event: Event, message: str = "") -> None:
         self.phase, self.since, self.message = phase, now, message
         self._events.append(event)

@@ -34,6 +34,7 @@ class Scene:
     verdict: Verdict | None = None
     result_box: FaceBox | None = None
     auto_trigger: bool = False
+    hint: str = ""  # what the visitor should do now (the flow's `Booth.hint`)
 
 
 class Renderer:
@@ -64,8 +65,7 @@ class Renderer:
     # One method per phase -------------------------------------------------------------------
     def _live(self, scene: Scene) -> None:
         self._boxes(scene)
-        hint = texts.AUTO_READY if scene.auto_trigger and scene.face is FaceState.STEADY else texts.HINTS[scene.face]
-        self._band([(hint, "mid", BOX_COLOURS.get(scene.face, WHITE))])
+        self._band([(scene.hint or texts.HINTS[scene.face], "mid", BOX_COLOURS.get(scene.face, WHITE))])
 
     def _countdown(self, scene: Scene) -> None:
         self._boxes(scene)
