@@ -134,7 +134,7 @@ class ScreenConfig:
     mirror: bool = option(True, "Show the preview mirrored, as people expect of a mirror.")
     font: str = option("", "Path to a font with Hangul glyphs; empty means find an installed one "
                        "(fonts-nanum, fonts-noto-cjk).")
-    allow_quit: bool = option(False, "Let Esc or Q quit the booth (leave off at events).")
+    allow_quit: bool = option(False, "Let Esc or Q, or closing the window, quit the booth (leave off at events).")
 
 
 @dataclass(frozen=True)

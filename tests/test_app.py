@@ -345,3 +345,31 @@ def test_a_photo_folder_holds_each_photo_and_the_n_key_steps_without_pressing(bo
     pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_n))
     step_until(app, lambda: app.face is FaceState.NONE)  # the empty photo comes next
     assert app.phase is Phase.LIVE  # stepping is not a press
+
+
+def test_a_mouse_wheel_is_no_press_but_a_click_is(booth_app, photo_dir):
+    import pygame
+
+    from kiosk.booth.flow import Event
+
+    app = booth_app(photo_dir / "astronaut.jpg")
+    step_until(app, lambda: app.face is FaceState.STEADY)
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, button=4, pos=(5, 5)))  # SDL's wheel, as a button
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, button=5, pos=(5, 5)))
+    pygame.event.post(pygame.event.Event(pygame.MOUSEWHEEL, x=0, y=-1))
+    assert Event.COUNTDOWN not in app.step()
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, button=1, pos=(5, 5)))
+    assert Event.COUNTDOWN in app.step()
+
+
+@pytest.mark.parametrize("allow_quit", [False, True])
+def test_closing_the_window_quits_only_when_quitting_is_allowed(booth_app, photo_dir, allow_quit):
+    import pygame
+
+    cfg = config()
+    app = booth_app(photo_dir / "astronaut.jpg",
+                    dataclasses.replace(cfg, screen=dataclasses.replace(cfg.screen, allow_quit=allow_quit)))
+    app.step()
+    pygame.event.post(pygame.event.Event(pygame.QUIT))
+    app.step()
+    assert app.stopping is allow_quit

@@ -60,6 +60,19 @@ def test_no_steady_single_face_at_capture_gives_a_message_then_live(face):
     assert b.phase is Phase.LIVE
 
 
+def test_a_press_during_a_failure_message_tries_again_at_once():
+    b = booth(countdown_s=2, message_s=3)
+    b.update(0.0, STEADY, True, True)
+    b.update(2.0, MOVING, False, True)
+    assert b.phase is Phase.MESSAGE
+    assert b.update(2.5, STEADY, True, True) == [Event.COUNTDOWN]  # not ignored for 3 s
+    assert b.phase is Phase.COUNTDOWN
+    b = booth(trigger="auto", countdown_s=0)
+    b.update(0.0, STEADY, True, True)
+    b.scored(None, 0.1)
+    assert b.phase is Phase.MESSAGE and b.update(0.5, STEADY, True, True) == []  # auto only: no button
+
+
 def test_failed_scoring_shows_a_message():
     b = booth(countdown_s=0)
     b.update(0.0, STEADY, True, True)

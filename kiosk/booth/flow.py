@@ -1,7 +1,7 @@
 """The booth's flow as a small state machine: plain Python, driven by time, face state and presses.
 
     IDLE -> LIVE -> COUNTDOWN -> SCORING -> RESULT -> LIVE
-                          \\-> MESSAGE (no steady single face at capture) -> LIVE
+                          \\-> MESSAGE (no steady single face at capture) -> LIVE (or COUNTDOWN on a press)
     any but SCORING/RESULT -> NO_CAMERA while frames stop -> LIVE when they return
     RESULT -> NO_CAMERA when its time is up and frames have stopped
 
@@ -116,7 +116,9 @@ class Booth:
             if result_over:
                 self._go(Phase.LIVE, now, Event.LIVE)
         elif phase is Phase.MESSAGE:
-            if now - self.since >= s.message_s:
+            if pressed and self.button_starts:  # "try again?" was the question: a press answers it
+                self._go(Phase.COUNTDOWN, now, Event.COUNTDOWN)
+            elif now - self.since >= s.message_s:
                 self._go(Phase.LIVE, now, Event.LIVE)
 
         if self.phase is Phase.COUNTDOWN and now - self.since >= s.countdown_s:
