@@ -187,7 +187,9 @@ def _config(args, config) -> int:
     if args.default:
         print(config_module.render_default(), end="")
     else:
-        print(f"{config_module.find(args.config) or 'built-in defaults'}: valid")
+        source = str(config_module.find(args.config) or "built-in defaults")
+        config_module.check_files(config, source)
+        print(f"{source}: valid")
     return 0
 
 

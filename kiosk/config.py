@@ -225,7 +225,7 @@ def _read(path: Path) -> dict[str, Any]:
             raise ConfigError(f"{path}: config file {what}; pass --config with an existing file")
         if path.stat().st_size > MAX_CONFIG_BYTES:
             raise ConfigError(f"{path}: config file larger than {MAX_CONFIG_BYTES} bytes; is it the right file?")
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Windows editors start UTF-8 with a BOM
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config file ({one_line(exc)})") from None
     try:
@@ -234,6 +234,18 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML ({one_line(exc)})") from None
     except RecursionError:
         raise ConfigError(f"{path}: not valid TOML (arrays or tables nested too deeply)") from None
+
+
+def check_files(config: Config, source: str) -> None:
+    """The files the config names are there (`kiosk config`; the booth and `kiosk check` test what
+    is in them)."""
+    font = config.screen.font
+    if font and not Path(font).is_file():
+        raise ConfigError(f"{source}: [screen] font = {font!r} is not a file; give a .ttf/.ttc with Korean, "
+                          "or leave it empty to find an installed one (fonts-nanum)")
+    if config.models.dir and not (Path(config.models.dir) / "manifest.json").is_file():
+        raise ConfigError(f"{source}: [models] dir = {config.models.dir!r} holds no manifest.json; "
+                          "leave it empty for the shipped models")
 
 
 def from_dict(document: dict[str, Any], source: str = "config") -> Config:
