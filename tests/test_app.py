@@ -373,3 +373,10 @@ def test_closing_the_window_quits_only_when_quitting_is_allowed(booth_app, photo
     pygame.event.post(pygame.event.Event(pygame.QUIT))
     app.step()
     assert app.stopping is allow_quit
+
+
+def test_the_window_is_titled_for_the_booth(booth_app, photo_dir):
+    import pygame
+
+    booth_app(photo_dir / "astronaut.jpg")
+    assert pygame.display.get_caption()[0] == "faceeva kiosk"

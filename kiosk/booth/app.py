@@ -41,6 +41,7 @@ from .worker import LatestWorker
 log = logging.getLogger("kiosk")
 # SDL falls back to these when it finds no screen: the booth would run where nobody sees it.
 HEADLESS_DRIVERS = ("offscreen", "dummy")
+WINDOW_TITLE = "faceeva kiosk"
 CLICK_BUTTONS = (1, 2, 3)  # SDL reports a mouse wheel as buttons 4 and up: a scroll is no press
 
 
@@ -130,6 +131,7 @@ class App:
 
     def _open_display(self, windowed: bool):
         s = self.config.screen
+        pygame.display.set_caption(WINDOW_TITLE)  # a desktop's task bar, the window list
         if windowed:
             return pygame.display.set_mode((s.width, s.height))
         return pygame.display.set_mode((0, 0), pygame.FULLSCREEN)
