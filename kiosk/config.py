@@ -21,6 +21,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # (the same values as the repo's config.toml, which is generated from this table).
 SYSTEM_CONFIG = Path("/etc/faceeva/config.toml")
 MAX_CONFIG_BYTES = 1_000_000  # a config is a few kB; a device or a huge file is a mistake
+MAX_TEXT = 40  # characters of one verdict: two lines the screen can show whole, on a portrait Pi screen too
 
 SEED_RANK_TEXTS = (
     "ㅆㅎㅌㅊ 입니다..힘내세요..",
@@ -86,7 +87,8 @@ class ModelsConfig:
 @dataclass(frozen=True)
 class VerdictConfig:
     rank_texts: tuple[str, ...] = option(
-        SEED_RANK_TEXTS, "Text shown for ranks 1 to 5, worst to best (exactly five strings).", length=5)
+        SEED_RANK_TEXTS, "Text shown for ranks 1 to 5, worst to best (exactly five strings); long ones are "
+        "wrapped onto two lines and drawn smaller.", length=5, high=MAX_TEXT)
 
 
 @dataclass(frozen=True)
@@ -302,6 +304,8 @@ def _check(f: dataclasses.Field, where: str, value: Any, source: str) -> Any:
             raise fail()
         if meta["length"] is not None and len(value) != meta["length"]:
             raise fail()
+        if meta["high"] is not None and any(len(v) > meta["high"] for v in value):
+            raise fail()
         return tuple(value)
     if kind is str:
         if not isinstance(value, str) or (meta["choices"] and value not in meta["choices"]) or "\0" in value:
@@ -328,8 +332,9 @@ def describe(f: dataclasses.Field) -> str:
     if kind is bool:
         return "true or false"
     if kind is tuple:
-        n = meta["length"]
-        return f"a list of {n} non-empty strings" if n else "a list of non-empty strings"
+        n, most = meta["length"], meta["high"]
+        strings = f"{n} non-empty strings" if n else "non-empty strings"
+        return f"a list of {strings}" + (f" of at most {most} characters" if most else "")
     if meta["choices"]:
         return "one of " + ", ".join(f'"{c}"' if isinstance(c, str) else str(c) for c in meta["choices"])
     if kind is str:

@@ -119,6 +119,7 @@ def test_unknown_section(tmp_path):
     ("[detection]\nmin_neighbors = true\n", "a whole number"),
     ("[models]\ndir = 3\n", "a string"),
     ("[verdict]\nrank_texts = [\"a\", \"b\"]\n", "a list of 5 non-empty strings"),
+    ("[verdict]\nrank_texts = [\"a\", \"b\", \"c\", \"d\", \"" + "e" * 41 + "\"]\n", "of at most 40 characters"),
     ("[detection]\nscale_factor = nan\n", "a number from 1.01"),
 ])
 def test_bad_values_name_key_and_allowed(tmp_path, text, allowed):

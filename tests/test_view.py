@@ -68,3 +68,40 @@ def test_drawn_box_lands_on_the_face_on_a_rotated_screen(rotation):
     (gy0, gx0), (gy1, gx1) = green.min(axis=0), green.max(axis=0)
     (wy0, wx0), (wy1, wx1) = white.min(axis=0), white.max(axis=0)
     assert gy0 < wy0 and wy1 < gy1 and gx0 < wx0 and wx1 < gx1
+
+
+@pytest.mark.parametrize("size", [(480, 800), (800, 480), (1080, 1920)])
+def test_a_long_verdict_wraps_and_shrinks_inside_the_screen(size):
+    import pygame
+
+    from kiosk.booth.flow import Phase
+    from kiosk.booth.fonts import find_font
+    from kiosk.booth.screen import RESULT_COLOUR, Renderer, Scene
+    from kiosk.chain import Verdict
+    from kiosk.config import MAX_TEXT
+
+    pygame.display.init()
+    display = pygame.Surface(size)
+    text = "가나다라마바사아자차 " * (MAX_TEXT // 11) + "끝" * (MAX_TEXT % 11)
+    assert len(text) == MAX_TEXT
+    frame = np.zeros((480, 640, 3), np.uint8)
+    Renderer(display, View(640, 480, *size), find_font()).draw(
+        Scene(Phase.RESULT, frame, verdict=Verdict("woman", 0.9, 3.4, 4, text)))
+    pixels = pygame.surfarray.array3d(display).transpose(1, 0, 2)
+    verdict = np.argwhere((pixels == RESULT_COLOUR).all(axis=2))  # the verdict line's colour
+    assert len(verdict)
+    columns, rows = verdict[:, 1], verdict[:, 0]
+    margin = size[0] * 0.02
+    assert columns.min() > margin and columns.max() < size[0] - margin  # nothing cut off at either side
+    line_px = rows.max() - rows.min()
+    assert line_px > size[1] * 0.03  # two lines, not one shrunk to nothing
+
+
+def test_wrap_breaks_at_spaces_and_inside_words_too_wide_alone():
+    from kiosk.booth.screen import wrap
+
+    def fits(line):
+        return len(line) <= 5
+
+    assert wrap("ab cd efghijkl m", fits) == ["ab cd", "efghi", "jkl m"]
+    assert wrap("", fits) == [""]

@@ -20,6 +20,7 @@ from .view import View
 BOX_COLOURS = {FaceState.SEVERAL: (230, 60, 60), FaceState.MOVING: (250, 200, 40),
                FaceState.STEADY: (40, 210, 90)}
 RESULT_COLOUR = (255, 215, 80)
+RESULT_BAND = 0.34  # of the canvas height: the verdict (up to two lines), the score line, the disclaimer
 WHITE, BLACK = (255, 255, 255), (0, 0, 0)
 
 
@@ -43,8 +44,10 @@ class Renderer:
         self.canvas = display if view.rotation == 0 else pygame.Surface(view.canvas_size)
         unit = min(view.canvas_size)
         pygame.freetype.init()
-        self.fonts = {name: pygame.freetype.Font(font.path, max(8, round(unit * k)), font_index=font.index)
+        self.font = font
+        self.sizes = {name: max(8, round(unit * k))  # pixels; a line may also ask for a pixel size itself
                       for name, k in (("count", 0.2), ("big", 0.085), ("mid", 0.05), ("small", 0.028))}
+        self._fonts: dict[int, pygame.freetype.Font] = {}
         self._screens = {Phase.IDLE: self._idle, Phase.LIVE: self._live, Phase.COUNTDOWN: self._countdown,
                          Phase.SCORING: self._scoring, Phase.RESULT: self._result, Phase.MESSAGE: self._message}
         self._texts: dict[tuple, pygame.Surface] = {}  # the same few strings are drawn every frame
@@ -83,8 +86,10 @@ class Renderer:
         self._result_box(scene)
         v = scene.verdict
         line = texts.SCORE_LINE.format(gender=texts.GENDER[v.gender], score=v.score, stars=texts.stars(v.rank))
-        self._band([(v.text, "big", RESULT_COLOUR), (line, "mid", WHITE),
-                    (texts.JUST_FOR_FUN, "small", (190, 190, 190))], height=0.34)
+        rest = [(line, "mid", WHITE), (texts.JUST_FOR_FUN, "small", (190, 190, 190))]
+        room = self.view.canvas_size[1] * RESULT_BAND * 0.95 - self._height(rest)
+        verdict, px = self._fitted(v.text, self.sizes["big"], self.sizes["small"], room)
+        self._band([(part, px, RESULT_COLOUR) for part in verdict] + rest, height=RESULT_BAND)
 
     def _idle(self, scene: Scene) -> None:
         self.canvas.blit(self._shade(self.view.canvas_size, 170), (0, 0))
@@ -111,12 +116,29 @@ class Renderer:
             pygame.draw.rect(self.canvas, RESULT_COLOUR, self.view.box(scene.result_box),
                              width=max(3, self.view.canvas_size[0] // 240))
 
-    def _rendered(self, text: str, size: str, colour) -> pygame.Surface:
+    def _face(self, size: str | int) -> pygame.freetype.Font:
+        px = self.sizes[size] if isinstance(size, str) else size
+        if px not in self._fonts:
+            self._fonts[px] = pygame.freetype.Font(self.font.path, px, font_index=self.font.index)
+        return self._fonts[px]
+
+    def _fitted(self, text: str, px: int, smallest: int, room: float) -> tuple[list[str], int]:
+        """`text` in at most two lines across the canvas and `room` pixels high: at `px` if it fits,
+        else smaller (down to `smallest`, which config's length limit keeps it from needing)."""
+        width = self.view.canvas_size[0] * 0.92
+        while True:
+            font = self._face(px)
+            lines = wrap(text, lambda part: font.get_rect(part).width <= width)
+            if px <= smallest or (len(lines) <= 2 and self._height([(t, px, None) for t in lines]) <= room):
+                return lines[:2], px
+            px = max(smallest, round(px * 0.9))
+
+    def _rendered(self, text: str, size: str | int, colour) -> pygame.Surface:
         key = (text, size, colour)
         if key not in self._texts:
             if len(self._texts) > 256:  # verdict lines carry scores: keep the cache bounded
                 self._texts.clear()
-            self._texts[key] = self.fonts[size].render(text, colour)[0]
+            self._texts[key] = self._face(size).render(text, colour)[0]
         return self._texts[key]
 
     def _shade(self, size: tuple[int, int], alpha: int) -> pygame.Surface:
@@ -140,10 +162,35 @@ class Renderer:
     def _centre_lines(self, lines: list[tuple[str, str, tuple]]) -> None:
         self._stack(lines, 0, self.view.canvas_size[1])
 
+    def _line_heights(self, lines: list[tuple]) -> list[float]:
+        return [self._face(size).get_sized_height() * 1.25 for _, size, _ in lines]
+
+    def _height(self, lines: list[tuple]) -> float:
+        return sum(self._line_heights(lines))
+
     def _stack(self, lines: list[tuple[str, str, tuple]], top: int, height: int) -> None:
-        heights = [self.fonts[size].get_sized_height() * 1.25 for _, size, _ in lines]
+        heights = self._line_heights(lines)
         y = top + (height - sum(heights)) / 2
         cw = self.view.canvas_size[0]
         for (text, size, colour), h in zip(lines, heights):
             self._text(text, size, colour, centre=(cw // 2, round(y + h / 2)))
             y += h
+
+
+def wrap(text: str, fits) -> list[str]:
+    """Greedy line breaks at spaces (`fits(line)` says whether a line fits); a word too wide for a
+    line by itself is broken between characters (Hangul reads fine so)."""
+    lines: list[str] = []
+    for word in text.split():
+        candidate = f"{lines[-1]} {word}" if lines else word
+        if lines and fits(candidate):
+            lines[-1] = candidate
+            continue
+        while not fits(word) and len(word) > 1:
+            cut = 1
+            while fits(word[:cut + 1]):
+                cut += 1
+            lines.append(word[:cut])
+            word = word[cut:]
+        lines.append(word)
+    return lines or [""]
