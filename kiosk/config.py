@@ -144,6 +144,8 @@ class BoothConfig:
     trigger: str = option("button", "What starts a capture: the button, a steady face by itself, or both.",
                           choices=("button", "auto", "both"))
     countdown_s: int = option(3, "Countdown seconds after a press (0 captures at once).", low=0, high=10)
+    press_wait_s: float = option(5.0, "Seconds a press without a steady single face waits for one (the screen "
+                                 "says what to do) before it is dropped.", low=0.0, high=30.0)
     result_s: float = option(8.0, "Seconds the verdict stays on screen (a press returns earlier).", low=1.0, high=120.0)
     message_s: float = option(3.0, "Seconds a short message (e.g. no face at capture) stays on screen.",
                               low=0.5, high=30.0)

@@ -55,17 +55,20 @@ def test_led_lights_when_a_steady_face_is_ready(booth_app, photo_dir):
 
 
 @pytest.mark.parametrize("photo, face", [("blank.png", FaceState.NONE), ("two.png", FaceState.SEVERAL)])
-def test_no_single_face_at_capture_gives_a_friendly_message(booth_app, photo_dir, photo, face):
+def test_a_press_without_a_single_face_waits_for_one_then_drops_without_scolding(booth_app, photo_dir, photo,
+                                                                                 face):
     import pygame
 
-    from kiosk.booth import texts
+    from kiosk.booth.flow import Event
 
-    app = booth_app(photo_dir / photo)
+    app = booth_app(photo_dir / photo, config(countdown_s=3, press_wait_s=0.5))
+    visits = []
+    app.on_visit(visits.append)
     step_until(app, lambda: app.camera_ok and app.face is face)
     pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_SPACE))
-    step_until(app, lambda: app.phase is Phase.MESSAGE)
-    assert app.message == texts.CAPTURE_FAILED[face]
-    assert app.verdict is None
+    assert Event.WAITING in app.step() and app.phase is Phase.WAITING  # the hint, no countdown
+    step_until(app, lambda: app.phase is Phase.LIVE)
+    assert app.face is face and app.verdict is None and visits == []
 
 
 def test_busy_gpio_pin_leaves_keyboard_working(booth_app, photo_dir, caplog):

@@ -46,9 +46,10 @@ class Renderer:
         pygame.freetype.init()
         self.font = font
         self.sizes = {name: max(8, round(unit * k))  # pixels; a line may also ask for a pixel size itself
-                      for name, k in (("count", 0.2), ("big", 0.085), ("mid", 0.05), ("small", 0.028))}
+                      for name, k in (("count", 0.16), ("big", 0.085), ("mid", 0.05), ("small", 0.028))}
         self._fonts: dict[int, pygame.freetype.Font] = {}
-        self._screens = {Phase.IDLE: self._idle, Phase.LIVE: self._live, Phase.COUNTDOWN: self._countdown,
+        self._screens = {Phase.IDLE: self._idle, Phase.LIVE: self._live, Phase.WAITING: self._live,
+                         Phase.COUNTDOWN: self._countdown,
                          Phase.SCORING: self._scoring, Phase.RESULT: self._result, Phase.MESSAGE: self._message}
         self._texts: dict[tuple, pygame.Surface] = {}  # the same few strings are drawn every frame
         self._shades: dict[tuple, pygame.Surface] = {}
@@ -72,8 +73,11 @@ class Renderer:
 
     def _countdown(self, scene: Scene) -> None:
         self._boxes(scene)
-        # Below the face, not over it: the visitor is still framing themselves.
-        self._band([(str(scene.countdown), "count", WHITE)], height=0.24)
+        # Below the face, not over it: the visitor is still framing themselves, and the hint says
+        # what would spoil the capture.
+        hint = scene.hint or texts.HINTS[scene.face]
+        self._band([(str(scene.countdown), "count", WHITE), (hint, "mid", BOX_COLOURS.get(scene.face, WHITE))],
+                   height=RESULT_BAND)
 
     def _scoring(self, scene: Scene) -> None:
         self._result_box(scene)
