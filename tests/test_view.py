@@ -105,3 +105,30 @@ def test_wrap_breaks_at_spaces_and_inside_words_too_wide_alone():
 
     assert wrap("ab cd efghijkl m", fits) == ["ab cd", "efghi", "jkl m"]
     assert wrap("", fits) == [""]
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (480, 800)])
+def test_the_band_keeps_its_place_across_states_and_the_result_has_its_own_colour(size):
+    import pygame
+
+    from kiosk.booth.flow import Phase
+    from kiosk.booth.fonts import find_font
+    from kiosk.booth.screen import BOX_COLOURS, RESULT_COLOUR, Renderer, Scene
+    from kiosk.booth.stability import FaceState
+    from kiosk.chain import Verdict
+
+    pygame.display.init()
+    display = pygame.Surface(size)
+    renderer = Renderer(display, View(640, 480, *size), find_font())
+    frame = np.full((480, 640, 3), 255, np.uint8)  # white: the band's shade shows as the first grey row
+    verdict = Verdict("woman", 0.9, 3.4, 4, "ㅅㅌㅊ 입니다..")
+    tops = {}
+    for phase in (Phase.LIVE, Phase.WAITING, Phase.COUNTDOWN, Phase.SCORING, Phase.RESULT, Phase.MESSAGE):
+        renderer.draw(Scene(phase, frame, face=FaceState.MOVING, countdown=2, message="앗", verdict=verdict))
+        left = View(640, 480, *size).picture_rect[0] + 2  # the picture's left edge: shade, no text
+        column = pygame.surfarray.array3d(display).transpose(1, 0, 2)[:, left]
+        picture = np.argwhere((column == 255).all(axis=1))[:, 0]
+        tops[phase] = int(picture.max())  # last white row above the band
+    assert len(set(tops.values())) == 1, tops  # "분석 중..." and the result do not make the band jump
+    for colour in BOX_COLOURS.values():
+        assert sum(abs(a - b) for a, b in zip(colour, RESULT_COLOUR)) > 150  # not the "moving" yellow

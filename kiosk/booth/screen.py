@@ -19,8 +19,11 @@ from .view import View
 
 BOX_COLOURS = {FaceState.SEVERAL: (230, 60, 60), FaceState.MOVING: (250, 200, 40),
                FaceState.STEADY: (40, 210, 90)}
-RESULT_COLOUR = (255, 215, 80)
-RESULT_BAND = 0.34  # of the canvas height: the verdict (up to two lines), the score line, the disclaimer
+RESULT_COLOUR = (110, 205, 255)  # its own: the result is no "moving" yellow
+MESSAGE_COLOUR = (250, 200, 40)
+# One band for every screen, of the canvas height: text changes between states, the layout does not.
+# It holds the verdict (up to two lines, shrunk to fit), the score line and the disclaimer.
+BAND = 0.26
 WHITE, BLACK = (255, 255, 255), (0, 0, 0)
 
 
@@ -46,7 +49,7 @@ class Renderer:
         pygame.freetype.init()
         self.font = font
         self.sizes = {name: max(8, round(unit * k))  # pixels; a line may also ask for a pixel size itself
-                      for name, k in (("count", 0.16), ("big", 0.085), ("mid", 0.05), ("small", 0.028))}
+                      for name, k in (("count", 0.14), ("big", 0.085), ("mid", 0.05), ("small", 0.028))}
         self._fonts: dict[int, pygame.freetype.Font] = {}
         self._screens = {Phase.IDLE: self._idle, Phase.LIVE: self._live, Phase.WAITING: self._live,
                          Phase.COUNTDOWN: self._countdown,
@@ -76,24 +79,23 @@ class Renderer:
         # Below the face, not over it: the visitor is still framing themselves, and the hint says
         # what would spoil the capture.
         hint = scene.hint or texts.HINTS[scene.face]
-        self._band([(str(scene.countdown), "count", WHITE), (hint, "mid", BOX_COLOURS.get(scene.face, WHITE))],
-                   height=RESULT_BAND)
+        self._band([(str(scene.countdown), "count", WHITE), (hint, "mid", BOX_COLOURS.get(scene.face, WHITE))])
 
     def _scoring(self, scene: Scene) -> None:
         self._result_box(scene)
         self._band([(scene.message or texts.SCORING, "mid", WHITE)])
 
     def _message(self, scene: Scene) -> None:
-        self._band([(scene.message, "mid", (250, 200, 40))])
+        self._band([(scene.message, "mid", MESSAGE_COLOUR)])
 
     def _result(self, scene: Scene) -> None:
         self._result_box(scene)
         v = scene.verdict
         line = texts.SCORE_LINE.format(gender=texts.GENDER[v.gender], score=v.score, stars=texts.stars(v.rank))
         rest = [(line, "mid", WHITE), (texts.JUST_FOR_FUN, "small", (190, 190, 190))]
-        room = self.view.canvas_size[1] * RESULT_BAND * 0.95 - self._height(rest)
+        room = self.view.canvas_size[1] * BAND * 0.95 - self._height(rest)
         verdict, px = self._fitted(v.text, self.sizes["big"], self.sizes["small"], room)
-        self._band([(part, px, RESULT_COLOUR) for part in verdict] + rest, height=RESULT_BAND)
+        self._band([(part, px, RESULT_COLOUR) for part in verdict] + rest)
 
     def _idle(self, scene: Scene) -> None:
         self.canvas.blit(self._shade(self.view.canvas_size, 170), (0, 0))
@@ -156,10 +158,10 @@ class Renderer:
         surface = self._rendered(text, size, colour)
         self.canvas.blit(surface, surface.get_rect(center=centre))
 
-    def _band(self, lines: list[tuple[str, str, tuple]], height: float = 0.16) -> None:
+    def _band(self, lines: list[tuple[str, str, tuple]]) -> None:
         """Lines of text on a dark translucent band across the bottom of the canvas."""
         cw, ch = self.view.canvas_size
-        band_h = round(ch * height)
+        band_h = round(ch * BAND)
         self.canvas.blit(self._shade((cw, band_h), 180), (0, ch - band_h))
         self._stack(lines, ch - band_h, band_h)
 
