@@ -49,7 +49,7 @@ class Renderer:
         pygame.freetype.init()
         self.font = font
         self.sizes = {name: max(8, round(unit * k))  # pixels; a line may also ask for a pixel size itself
-                      for name, k in (("count", 0.14), ("big", 0.085), ("mid", 0.05), ("small", 0.028))}
+                      for name, k in (("count", 0.12), ("big", 0.085), ("mid", 0.05), ("small", 0.028))}
         self._fonts: dict[int, pygame.freetype.Font] = {}
         self._screens = {Phase.IDLE: self._idle, Phase.LIVE: self._live, Phase.WAITING: self._live,
                          Phase.COUNTDOWN: self._countdown,
