@@ -51,6 +51,7 @@ class Renderer:
         self.sizes = {name: max(8, round(unit * k))  # pixels; a line may also ask for a pixel size itself
                       for name, k in (("count", 0.12), ("big", 0.085), ("mid", 0.05), ("small", 0.028))}
         self._fonts: dict[int, pygame.freetype.Font] = {}
+        self._fits: dict[str, tuple[list[str], int]] = {}
         self._screens = {Phase.IDLE: self._idle, Phase.LIVE: self._live, Phase.WAITING: self._live,
                          Phase.COUNTDOWN: self._countdown,
                          Phase.SCORING: self._scoring, Phase.RESULT: self._result, Phase.MESSAGE: self._message}
@@ -94,7 +95,9 @@ class Renderer:
         line = texts.SCORE_LINE.format(gender=texts.GENDER[v.gender], score=v.score, stars=texts.stars(v.rank))
         rest = [(line, "mid", WHITE), (texts.JUST_FOR_FUN, "small", (190, 190, 190))]
         room = self.view.canvas_size[1] * BAND * 0.95 - self._height(rest)
-        verdict, px = self._fitted(v.text, self.sizes["big"], self.sizes["small"], room)
+        if v.text not in self._fits:  # measured once per text, not every frame
+            self._fits = {v.text: self._fitted(v.text, self.sizes["big"], self.sizes["small"], room)}
+        verdict, px = self._fits[v.text]
         self._band([(part, px, RESULT_COLOUR) for part in verdict] + rest)
 
     def _idle(self, scene: Scene) -> None:
