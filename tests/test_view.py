@@ -132,3 +132,21 @@ def test_the_band_keeps_its_place_across_states_and_the_result_has_its_own_colou
     assert len(set(tops.values())) == 1, tops  # "분석 중..." and the result do not make the band jump
     for colour in BOX_COLOURS.values():
         assert sum(abs(a - b) for a, b in zip(colour, RESULT_COLOUR)) > 150  # not the "moving" yellow
+
+
+def test_analysing_appears_only_when_scoring_takes_long_enough_to_notice():
+    import pygame
+
+    from kiosk.booth.flow import Phase
+    from kiosk.booth.fonts import find_font
+    from kiosk.booth.screen import Renderer, Scene
+
+    pygame.display.init()
+    display = pygame.Surface((640, 480))
+    renderer = Renderer(display, View(640, 480, 640, 480), find_font())
+    frame = np.zeros((480, 640, 3), np.uint8)
+    shown = []
+    for elapsed in (0.05, 1.0):
+        renderer.draw(Scene(Phase.SCORING, frame, elapsed=elapsed))
+        shown.append(int((pygame.surfarray.array3d(display) > 200).all(axis=2).sum()))  # white text pixels
+    assert shown[0] == 0 and shown[1] > 0  # no 50 ms flash of "분석 중..."

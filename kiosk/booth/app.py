@@ -340,7 +340,7 @@ class App:
                       self.seen.detection if self.seen else None, self.tracker.state,
                       self.booth.countdown_left(now) if phase is Phase.COUNTDOWN else 0,
                       self.booth.message, self.booth.verdict, result_box, self.booth.auto_starts,
-                      self.booth.hint(self.tracker.state))
+                      self.booth.hint(self.tracker.state), now - self.booth.since)
         self.renderer.draw(scene)
         pygame.display.flip()
 

@@ -24,6 +24,7 @@ MESSAGE_COLOUR = (250, 200, 40)
 # One band for every screen, of the canvas height: text changes between states, the layout does not.
 # It holds the verdict (up to two lines, shrunk to fit), the score line and the disclaimer.
 BAND = 0.26
+SCORING_WORDS_AFTER_S = 0.3
 WHITE, BLACK = (255, 255, 255), (0, 0, 0)
 
 
@@ -39,6 +40,7 @@ class Scene:
     result_box: FaceBox | None = None
     auto_trigger: bool = False
     hint: str = ""  # what the visitor should do now (the flow's `Booth.hint`)
+    elapsed: float = 0.0  # seconds in this phase
 
 
 class Renderer:
@@ -84,7 +86,8 @@ class Renderer:
 
     def _scoring(self, scene: Scene) -> None:
         self._result_box(scene)
-        self._band([(scene.message or texts.SCORING, "mid", WHITE)])
+        # Scoring mostly takes well under this: the words would only flash.
+        self._band([(scene.message or texts.SCORING, "mid", WHITE)] if scene.elapsed >= SCORING_WORDS_AFTER_S else [])
 
     def _message(self, scene: Scene) -> None:
         self._band([(scene.message, "mid", MESSAGE_COLOUR)])
