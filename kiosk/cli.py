@@ -43,42 +43,49 @@ def _failed(args, exc: KioskError) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description="faceeva kiosk: a face-scoring photo booth, for fun.")
-    parser.add_argument("--config", type=Path, default=None,
-                        help="config file (default: /etc/faceeva/config.toml if it exists, else the built-in defaults)")
-    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    _common_options(parser, None, False)
+    # The same options after the subcommand too (`kiosk config --config x`); there, absent means
+    # "as given before it", so they must not set a default of their own.
+    common = argparse.ArgumentParser(add_help=False)
+    _common_options(common, argparse.SUPPRESS, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("run", help="run the booth (fullscreen)")
+    def command(name: str, **kwargs) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=[common], **kwargs)  # each takes the common options too
+
+    p = command("run", help="run the booth (fullscreen)")
     p.add_argument("--windowed", action="store_true", help="a window at [screen] width x height, for development")
-    p.add_argument("--camera", metavar="auto|picamera2|opencv|FILE|DIR",
-                   help="camera source, overriding [camera] source")
-    p.add_argument("--demo", action="store_true", help="no camera: a built-in scene from a public-domain portrait")
+    source = p.add_mutually_exclusive_group()  # both at once would leave one silently ignored
+    source.add_argument("--camera", metavar="auto|picamera2|opencv|FILE|DIR",
+                        help="camera source, overriding [camera] source")
+    source.add_argument("--demo", action="store_true",
+                        help="no camera: a built-in scene from a public-domain portrait (same as --camera demo)")
     p.add_argument("--headless", action="store_true",
                    help="draw on SDL's dummy driver, shown nowhere (tests); without it the booth refuses to run unseen")
     p.set_defaults(run=_run)
 
-    p = sub.add_parser("screenshot", help="render one booth screen headless from the demo scene to a PNG")
+    p = command("screenshot", help="render one booth screen headless from the demo scene to a PNG")
     p.add_argument("--state", choices=("idle", "live", "countdown", "result"), required=True)
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(run=_screenshot)
 
-    p = sub.add_parser("export", help="re-export the models from OUT/checkpoint.pt (e.g. in another precision)")
+    p = command("export", help="re-export the models from OUT/checkpoint.pt (e.g. in another precision)")
     p.add_argument("data", type=Path, help="the training data (for int8 calibration crops)")
     p.add_argument("--out", type=Path, default=None, help="models folder holding checkpoint.pt (default: config's)")
     p.add_argument("--precision", choices=("int8", "float"), default="int8")
     p.set_defaults(run=_export)
 
-    p = sub.add_parser("score", help="score photo files or folders, one line (or JSON object) per photo")
+    p = command("score", help="score photo files or folders, one line (or JSON object) per photo")
     p.add_argument("paths", nargs="+", help="image files or folders of images")
     p.add_argument("--json", action="store_true", help="JSON Lines output, one object per photo")
     p.set_defaults(run=_score)
 
-    p = sub.add_parser("web", help="serve the upload page and POST /score (the seed's web app), no booth needed")
+    p = command("web", help="serve the upload page and POST /score (the seed's web app), no booth needed")
     p.add_argument("--host", default=None, help="address to listen on (default: [web] host)")
     p.add_argument("--port", type=int, default=None, help="port to listen on (default: [web] port)")
     p.set_defaults(run=_web)
 
-    p = sub.add_parser("eval", help="measure the shipped models on labelled photos")
+    p = command("eval", help="measure the shipped models on labelled photos")
     p.add_argument("data", type=Path, help="folder with labels.txt + images/, or man/1..5 + woman/1..5")
     p.add_argument("--subset", choices=("val", "all"), default="val",
                    help="val: the validation split recorded in the manifest (default); all: every photo")
@@ -88,30 +95,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_eval)
 
-    p = sub.add_parser("check", help="preflight: runtime, models, font, camera, display, GPIO, config")
+    p = command("check", help="preflight: runtime, models, font, camera, display, GPIO, config")
     p.add_argument("--json", action="store_true")
     p.add_argument("--camera", default=None, help="camera source to check, overriding [camera] source")
     p.add_argument("--headless", action="store_true", help="accept SDL's dummy driver as the display (tests)")
     p.set_defaults(run=_check)
 
-    p = sub.add_parser("bench", help="measure detection, frame, chain and press-to-result times, and the seed's way")
+    p = command("bench", help="measure detection, frame, chain and press-to-result times, and the seed's way")
     p.add_argument("--json", action="store_true")
     p.add_argument("--frames", type=int, default=450, help="render-loop frames to time")
     p.add_argument("--repeat", type=int, default=100, help="chain runs to time")
     p.set_defaults(run=_bench)
 
-    p = sub.add_parser("soak", help="run the booth loop headless for a long time and check for leaks")
+    p = command("soak", help="run the booth loop headless for a long time and check for leaks")
     p.add_argument("--frames", type=int, default=20000)
     p.add_argument("--cycles", type=int, default=200, help="captures that must each yield a result")
     p.add_argument("--camera", default=None, help="photo, folder or video to replay (default: the demo portrait)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_soak)
 
-    p = sub.add_parser("config", help="check the config file, or print the commented default")
+    p = command("config", help="check the config file, or print the commented default")
     p.add_argument("--default", action="store_true", help="print the default config.toml")
     p.set_defaults(run=_config)
 
-    p = sub.add_parser("train", help="train the face models from SCUT-FBP5500 or your own photo folders")
+    p = command("train", help="train the face models from SCUT-FBP5500 or your own photo folders")
     p.add_argument("data", type=Path, help="folder with labels.txt + images/, or man/1..5 + woman/1..5")
     p.add_argument("--out", type=Path, default=None, help="where to write the models (default: models dir in config)")
     d = TrainSettings(Path(), Path())  # the defaults live there only
@@ -132,6 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="displayed score vs human rating on the validation split (default: %(default)s)")
     p.set_defaults(run=_train)
     return parser
+
+
+def _common_options(parser: argparse.ArgumentParser, config_default, verbose_default) -> None:
+    parser.add_argument("--config", type=Path, default=config_default,
+                        help="config file (default: /etc/faceeva/config.toml if it exists, else the built-in defaults)")
+    parser.add_argument("--verbose", action="store_true", default=verbose_default, help="debug logging")
 
 
 def _train(args, config) -> int:
@@ -188,7 +201,9 @@ def _config(args, config) -> int:
     if args.default:
         print(config_module.render_default(), end="")
     else:
-        print(f"{config_module.find(args.config) or 'built-in defaults'}: valid")
+        source = str(config_module.find(args.config) or "built-in defaults")
+        config_module.check_files(config, source)
+        print(f"{source}: valid")
     return 0
 
 

@@ -21,6 +21,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # (the same values as the repo's config.toml, which is generated from this table).
 SYSTEM_CONFIG = Path("/etc/faceeva/config.toml")
 MAX_CONFIG_BYTES = 1_000_000  # a config is a few kB; a device or a huge file is a mistake
+MAX_TEXT = 40  # characters of one verdict: two lines the screen can show whole, on a portrait Pi screen too
 
 SEED_RANK_TEXTS = (
     "ㅆㅎㅌㅊ 입니다..힘내세요..",
@@ -86,7 +87,8 @@ class ModelsConfig:
 @dataclass(frozen=True)
 class VerdictConfig:
     rank_texts: tuple[str, ...] = option(
-        SEED_RANK_TEXTS, "Text shown for ranks 1 to 5, worst to best (exactly five strings).", length=5)
+        SEED_RANK_TEXTS, "Text shown for ranks 1 to 5, worst to best (exactly five strings); long ones are "
+        "wrapped onto two lines and drawn smaller.", length=5, high=MAX_TEXT)
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,8 @@ class CameraConfig:
     autofocus: bool = option(True, "Continuous autofocus, where the camera module has it.")
     stall_s: float = option(2.0, "Seconds without a new frame before the camera counts as lost.", low=0.2, high=60.0)
     retry_max_s: float = option(10.0, "Longest wait between attempts to reopen a lost camera.", low=0.5, high=300.0)
+    photo_s: float = option(10.0, "When the source is a folder of photos: seconds each photo stays as the camera's "
+                            "picture before the next (N or the right arrow key steps at once).", low=0.5, high=3600.0)
 
 
 @dataclass(frozen=True)
@@ -145,7 +149,7 @@ class ScreenConfig:
     mirror: bool = option(True, "Show the preview mirrored, as people expect of a mirror.")
     font: str = option("", "Path to a font with Hangul glyphs; empty means find an installed one "
                        "(fonts-nanum, fonts-noto-cjk).")
-    allow_quit: bool = option(False, "Let Esc or Q quit the booth (leave off at events).")
+    allow_quit: bool = option(False, "Let Esc or Q, or closing the window, quit the booth (leave off at events).")
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,8 @@ class BoothConfig:
     trigger: str = option("button", "What starts a capture: the button, a steady face by itself, or both.",
                           choices=("button", "auto", "both"))
     countdown_s: int = option(3, "Countdown seconds after a press (0 captures at once).", low=0, high=10)
+    press_wait_s: float = option(5.0, "Seconds a press without a steady single face waits for one (the screen "
+                                 "says what to do) before it is dropped.", low=0.0, high=30.0)
     result_s: float = option(8.0, "Seconds the verdict stays on screen (a press returns earlier).", low=1.0, high=120.0)
     message_s: float = option(3.0, "Seconds a short message (e.g. no face at capture) stays on screen.",
                               low=0.5, high=30.0)
@@ -237,7 +243,7 @@ def _read(path: Path) -> dict[str, Any]:
             raise ConfigError(f"{path}: config file {what}; pass --config with an existing file")
         if path.stat().st_size > MAX_CONFIG_BYTES:
             raise ConfigError(f"{path}: config file larger than {MAX_CONFIG_BYTES} bytes; is it the right file?")
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Windows editors start UTF-8 with a BOM
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config file ({one_line(exc)})") from None
     try:
@@ -246,6 +252,18 @@ def _read(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML ({one_line(exc)})") from None
     except RecursionError:
         raise ConfigError(f"{path}: not valid TOML (arrays or tables nested too deeply)") from None
+
+
+def check_files(config: Config, source: str) -> None:
+    """The files the config names are there (`kiosk config`; the booth and `kiosk check` test what
+    is in them)."""
+    font = config.screen.font
+    if font and not Path(font).is_file():
+        raise ConfigError(f"{source}: [screen] font = {font!r} is not a file; give a .ttf/.ttc with Korean, "
+                          "or leave it empty to find an installed one (fonts-nanum)")
+    if config.models.dir and not (Path(config.models.dir) / "manifest.json").is_file():
+        raise ConfigError(f"{source}: [models] dir = {config.models.dir!r} holds no manifest.json; "
+                          "leave it empty for the shipped models")
 
 
 def from_dict(document: dict[str, Any], source: str = "config") -> Config:
@@ -302,6 +320,8 @@ def _check(f: dataclasses.Field, where: str, value: Any, source: str) -> Any:
             raise fail()
         if meta["length"] is not None and len(value) != meta["length"]:
             raise fail()
+        if meta["high"] is not None and any(len(v) > meta["high"] for v in value):
+            raise fail()
         return tuple(value)
     if kind is str:
         if not isinstance(value, str) or (meta["choices"] and value not in meta["choices"]) or "\0" in value:
@@ -328,8 +348,9 @@ def describe(f: dataclasses.Field) -> str:
     if kind is bool:
         return "true or false"
     if kind is tuple:
-        n = meta["length"]
-        return f"a list of {n} non-empty strings" if n else "a list of non-empty strings"
+        n, most = meta["length"], meta["high"]
+        strings = f"{n} non-empty strings" if n else "non-empty strings"
+        return f"a list of {strings}" + (f" of at most {most} characters" if most else "")
     if meta["choices"]:
         return "one of " + ", ".join(f'"{c}"' if isinstance(c, str) else str(c) for c in meta["choices"])
     if kind is str:

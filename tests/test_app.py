@@ -55,17 +55,20 @@ def test_led_lights_when_a_steady_face_is_ready(booth_app, photo_dir):
 
 
 @pytest.mark.parametrize("photo, face", [("blank.png", FaceState.NONE), ("two.png", FaceState.SEVERAL)])
-def test_no_single_face_at_capture_gives_a_friendly_message(booth_app, photo_dir, photo, face):
+def test_a_press_without_a_single_face_waits_for_one_then_drops_without_scolding(booth_app, photo_dir, photo,
+                                                                                 face):
     import pygame
 
-    from kiosk.booth import texts
+    from kiosk.booth.flow import Event
 
-    app = booth_app(photo_dir / photo)
+    app = booth_app(photo_dir / photo, config(countdown_s=3, press_wait_s=0.5))
+    visits = []
+    app.on_visit(visits.append)
     step_until(app, lambda: app.camera_ok and app.face is face)
     pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_SPACE))
-    step_until(app, lambda: app.phase is Phase.MESSAGE)
-    assert app.message == texts.CAPTURE_FAILED[face]
-    assert app.verdict is None
+    assert Event.WAITING in app.step() and app.phase is Phase.WAITING  # the hint, no countdown
+    step_until(app, lambda: app.phase is Phase.LIVE)
+    assert app.face is face and app.verdict is None and visits == []
 
 
 def test_busy_gpio_pin_leaves_keyboard_working(booth_app, photo_dir, caplog):
@@ -330,3 +333,53 @@ def test_camera_lost_during_a_countdown_aborts_it_and_recovers(booth_app, astron
     step_until(app, lambda: app.phase is Phase.NO_CAMERA)
     step_until(app, lambda: app.phase is Phase.LIVE and app.camera_ok)
     assert app.verdict is None and len(opens) == 4
+
+
+def test_a_photo_folder_holds_each_photo_and_the_n_key_steps_without_pressing(booth_app, tmp_path, astronaut_bgr):
+    import pygame
+
+    cv2.imwrite(str(tmp_path / "1.jpg"), astronaut_bgr)
+    cv2.imwrite(str(tmp_path / "2.png"), np.full((300, 400, 3), 200, np.uint8))
+    cfg = config()
+    app = booth_app(tmp_path, dataclasses.replace(cfg, camera=dataclasses.replace(cfg.camera, photo_s=60.0)))
+    step_until(app, lambda: app.face is FaceState.STEADY)  # the same photo long enough to hold still
+    app.run_until(lambda: False, 0.5)
+    assert app.face is FaceState.STEADY
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_n))
+    step_until(app, lambda: app.face is FaceState.NONE)  # the empty photo comes next
+    assert app.phase is Phase.LIVE  # stepping is not a press
+
+
+def test_a_mouse_wheel_is_no_press_but_a_click_is(booth_app, photo_dir):
+    import pygame
+
+    from kiosk.booth.flow import Event
+
+    app = booth_app(photo_dir / "astronaut.jpg")
+    step_until(app, lambda: app.face is FaceState.STEADY)
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, button=4, pos=(5, 5)))  # SDL's wheel, as a button
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, button=5, pos=(5, 5)))
+    pygame.event.post(pygame.event.Event(pygame.MOUSEWHEEL, x=0, y=-1))
+    assert Event.COUNTDOWN not in app.step()
+    pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, button=1, pos=(5, 5)))
+    assert Event.COUNTDOWN in app.step()
+
+
+@pytest.mark.parametrize("allow_quit", [False, True])
+def test_closing_the_window_quits_only_when_quitting_is_allowed(booth_app, photo_dir, allow_quit):
+    import pygame
+
+    cfg = config()
+    app = booth_app(photo_dir / "astronaut.jpg",
+                    dataclasses.replace(cfg, screen=dataclasses.replace(cfg.screen, allow_quit=allow_quit)))
+    app.step()
+    pygame.event.post(pygame.event.Event(pygame.QUIT))
+    app.step()
+    assert app.stopping is allow_quit
+
+
+def test_the_window_is_titled_for_the_booth(booth_app, photo_dir):
+    import pygame
+
+    booth_app(photo_dir / "astronaut.jpg")
+    assert pygame.display.get_caption()[0] == "faceeva kiosk"

@@ -60,6 +60,19 @@ def test_no_steady_single_face_at_capture_gives_a_message_then_live(face):
     assert b.phase is Phase.LIVE
 
 
+def test_a_press_during_a_failure_message_tries_again_at_once():
+    b = booth(countdown_s=2, message_s=3)
+    b.update(0.0, STEADY, True, True)
+    b.update(2.0, MOVING, False, True)
+    assert b.phase is Phase.MESSAGE
+    assert b.update(2.5, STEADY, True, True) == [Event.COUNTDOWN]  # not ignored for 3 s
+    assert b.phase is Phase.COUNTDOWN
+    b = booth(trigger="auto", countdown_s=0)
+    b.update(0.0, STEADY, True, True)
+    b.scored(None, 0.1)
+    assert b.phase is Phase.MESSAGE and b.update(0.5, STEADY, True, True) == []  # auto only: no button
+
+
 def test_failed_scoring_shows_a_message():
     b = booth(countdown_s=0)
     b.update(0.0, STEADY, True, True)
@@ -78,12 +91,32 @@ def test_idle_after_no_faces_and_back_on_a_face():
     assert b.phase is Phase.LIVE
 
 
-def test_press_on_idle_starts_a_countdown():
+def test_press_on_idle_starts_a_countdown_once_the_visitor_stands_still():
     b = booth(idle_after_s=1, countdown_s=3)
     b.update(2.0, NONE, False, True)
     assert b.phase is Phase.IDLE
-    b.update(3.0, NONE, True, True)
+    assert b.update(3.0, NONE, True, True) == [Event.WAITING]
+    assert b.update(3.5, STEADY, False, True) == [Event.COUNTDOWN]
+
+
+@pytest.mark.parametrize("face", [NONE, SEVERAL, MOVING])
+def test_a_press_without_a_steady_single_face_shows_the_hint_and_waits_for_one(face):
+    b = booth(countdown_s=3, press_wait_s=5)
+    assert b.update(1.0, face, True, True) == [Event.WAITING]  # no countdown that must fail
+    assert b.phase is Phase.WAITING and b.hint(face) == texts.HINTS[face]
+    assert b.update(3.0, face, False, True) == []
+    assert b.update(3.5, STEADY, False, True) == [Event.COUNTDOWN]  # steady within the wait: go
+    b = booth(countdown_s=3, press_wait_s=5)
+    b.update(1.0, face, True, True)
+    assert b.update(5.9, face, False, True) == []
+    assert b.update(6.0, face, False, True) == [Event.LIVE]  # never steady: the press is dropped, no scolding
+
+
+def test_the_hint_stays_during_the_countdown():
+    b = booth(countdown_s=3)
+    b.update(1.0, STEADY, True, True)
     assert b.phase is Phase.COUNTDOWN
+    assert b.hint(STEADY) == texts.AUTO_READY and b.hint(MOVING) == texts.HINTS[MOVING]
 
 
 def test_auto_trigger_fires_once_per_steady_face():
@@ -98,6 +131,19 @@ def test_auto_trigger_fires_once_per_steady_face():
     assert Event.CAPTURE in b.update(12.0, STEADY, False, True)
 
 
+@pytest.mark.parametrize("trigger, after_result", [("auto", texts.AUTO_AGAIN), ("both", texts.HINTS[STEADY])])
+def test_the_live_hint_says_what_a_still_face_gets_after_an_auto_result(trigger, after_result):
+    b = booth(trigger=trigger, countdown_s=0)
+    assert b.hint(STEADY) == texts.AUTO_READY  # armed: holding still starts it
+    b.update(1.0, STEADY, False, True)
+    b.scored(VERDICT, 1.1)
+    b.update(9.5, STEADY, False, True)  # result over, the same person still there
+    assert b.phase is Phase.LIVE and b.hint(STEADY) == after_result  # not "hold still" forever
+    b.update(10.0, NONE, False, True)
+    assert b.hint(NONE) == texts.HINTS[NONE] and b.hint(STEADY) == texts.AUTO_READY  # armed again
+    assert booth(trigger="button").hint(STEADY) == texts.HINTS[STEADY]
+
+
 def test_button_only_ignores_steady_faces_and_auto_only_ignores_presses():
     b = booth(trigger="button")
     b.update(1.0, STEADY, False, True)
@@ -106,7 +152,7 @@ def test_button_only_ignores_steady_faces_and_auto_only_ignores_presses():
     b.update(1.0, MOVING, True, True)
     assert b.phase is Phase.LIVE
     b = booth(trigger="both", countdown_s=5)
-    b.update(1.0, MOVING, True, True)
+    b.update(1.0, STEADY, True, True)
     assert b.phase is Phase.COUNTDOWN
 
 

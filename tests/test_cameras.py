@@ -267,3 +267,26 @@ def test_demo_scene_has_one_person_then_two_then_nobody():
         image = camera.render(t)
         statuses.append(live.detect(cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), (320, 240))).status)
     assert statuses == [FaceStatus.ONE, FaceStatus.SEVERAL, FaceStatus.NONE]
+
+
+def test_folder_replay_holds_each_photo_for_photo_s_and_steps_on_request(tmp_path):
+    """An operator rehearsing with a folder of photos sees each one long enough for a visit."""
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), np.full((120, 160, 3), 60 * (i + 1), np.uint8))
+    clock = [100.0]
+    camera = open_camera(str(tmp_path), CameraConfig(width=160, height=120, photo_s=5.0), realtime=False,
+                         clock=lambda: clock[0])
+
+    def level():
+        return round(float(camera.read().image.mean()) / 60)
+
+    assert [level() for _ in range(10)] == [1] * 10  # one photo, however many frames
+    clock[0] += 4.9
+    assert level() == 1
+    clock[0] += 0.2
+    assert level() == 2  # its time is up
+    camera.next()
+    assert level() == 3  # the operator's key steps at once
+    clock[0] += 1.0
+    camera.next()
+    assert [level() for _ in range(3)] == [1, 1, 1]  # round again, and the new photo gets its full time

@@ -119,6 +119,7 @@ def test_unknown_section(tmp_path):
     ("[detection]\nmin_neighbors = true\n", "a whole number"),
     ("[models]\ndir = 3\n", "a string"),
     ("[verdict]\nrank_texts = [\"a\", \"b\"]\n", "a list of 5 non-empty strings"),
+    ("[verdict]\nrank_texts = [\"a\", \"b\", \"c\", \"d\", \"" + "e" * 41 + "\"]\n", "of at most 40 characters"),
     ("[detection]\nscale_factor = nan\n", "a number from 1.01"),
 ])
 def test_bad_values_name_key_and_allowed(tmp_path, text, allowed):
@@ -144,3 +145,20 @@ def test_overrides_win_over_file(tmp_path):
 def test_config_objects_are_immutable():
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.Config().detection.scale_factor = 2.0
+
+
+def test_a_utf8_bom_as_windows_editors_write_it_is_accepted(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_bytes("\ufeff[models]\nthreads = 2\n".encode("utf-8"))
+    assert config.load(path).models.threads == 2
+
+
+def test_kiosk_config_names_a_font_or_models_folder_that_is_not_there(tmp_path, capsys):
+    from kiosk.cli import main
+
+    assert main(["config", "--config", str(write(tmp_path, '[screen]\nfont = "/nonexistent/Nanum.ttf"\n'))]) == 2
+    err = capsys.readouterr().err
+    assert "[screen] font" in err and "/nonexistent/Nanum.ttf" in err and len(err.splitlines()) == 1
+    assert main(["config", "--config", str(write(tmp_path, f'[models]\ndir = "{tmp_path}"\n'))]) == 2
+    assert "[models] dir" in capsys.readouterr().err
+    assert main(["config", "--config", str(write(tmp_path, ""))]) == 0

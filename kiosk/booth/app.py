@@ -41,6 +41,8 @@ from .worker import LatestWorker
 log = logging.getLogger("kiosk")
 # SDL falls back to these when it finds no screen: the booth would run where nobody sees it.
 HEADLESS_DRIVERS = ("offscreen", "dummy")
+WINDOW_TITLE = "faceeva kiosk"
+CLICK_BUTTONS = (1, 2, 3)  # SDL reports a mouse wheel as buttons 4 and up: a scroll is no press
 
 
 def no_screen_problem(driver: str) -> str:
@@ -93,7 +95,7 @@ class App:
         self.detector = LiveDetector(FaceDetector(config.detection), config.live)
         c = config.camera
         try:
-            with _sdl_driver("dummy" if headless else None):
+            with _sdl_environment("dummy" if headless else None):
                 pygame.display.init()  # display only: no audio device is opened
             problem = "" if headless else no_screen_problem(pygame.display.get_driver())
             if not problem:
@@ -130,6 +132,7 @@ class App:
 
     def _open_display(self, windowed: bool):
         s = self.config.screen
+        pygame.display.set_caption(WINDOW_TITLE)  # a desktop's task bar, the window list
         if windowed:
             return pygame.display.set_mode((s.width, s.height))
         return pygame.display.set_mode((0, 0), pygame.FULLSCREEN)
@@ -193,6 +196,10 @@ class App:
     def press(self) -> None:
         """The visitor presses the button; safe from any thread, taken by the next step."""
         self._press.set()
+
+    def next_picture(self) -> None:
+        """The operator steps a replayed photo folder to its next photo (N or the right arrow key)."""
+        self.feed.next_picture()
 
     def on_visit(self, listener: Callable[[Visit], None]) -> None:
         """Call `listener` (on the render thread) with every visit's outcome."""
@@ -279,14 +286,17 @@ class App:
     def _events(self) -> bool:
         pg, pressed = pygame, False
         for event in pg.event.get():
-            if event.type == pg.QUIT:  # the window closed, or SDL turned a signal into QUIT
-                self.stop()
-            elif event.type == pg.KEYDOWN and event.key in (pg.K_ESCAPE, pg.K_q):
+            quit_asked = event.type == pg.QUIT or (event.type == pg.KEYDOWN and event.key in (pg.K_ESCAPE, pg.K_q))
+            if quit_asked:  # a closed window too: on a desktop a visitor can reach its close button
                 if self.config.screen.allow_quit:
                     self.stop()
+            elif event.type == pg.KEYDOWN and event.key in (pg.K_n, pg.K_RIGHT):
+                self.next_picture()
             elif event.type == pg.KEYDOWN and event.key in (pg.K_SPACE, pg.K_RETURN, pg.K_KP_ENTER):
                 pressed = True
-            elif event.type in (pg.MOUSEBUTTONDOWN, pg.FINGERDOWN, PRESS):
+            elif event.type == pg.MOUSEBUTTONDOWN and event.button in CLICK_BUTTONS:
+                pressed = True
+            elif event.type in (pg.FINGERDOWN, PRESS):
                 pressed = True
         if self._press.is_set():
             self._press.clear()
@@ -330,7 +340,8 @@ class App:
         scene = Scene(phase, None if showing is None else showing.image,
                       self.seen.detection if self.seen else None, self.tracker.state,
                       self.booth.countdown_left(now) if phase is Phase.COUNTDOWN else 0,
-                      self.booth.message, self.booth.verdict, result_box, self.booth.auto_starts)
+                      self.booth.message, self.booth.verdict, result_box, self.booth.auto_starts,
+                      self.booth.hint(self.tracker.state), now - self.booth.since)
         self.renderer.draw(scene)
         pygame.display.flip()
 
@@ -353,19 +364,23 @@ class App:
 
 
 @contextlib.contextmanager
-def _sdl_driver(driver: str | None):
-    """SDL reads its video driver from the environment when the display starts: set it for that
-    moment only, leaving the process's environment as it was."""
-    before = os.environ.get("SDL_VIDEODRIVER")
-    if driver is not None and before not in HEADLESS_DRIVERS:
-        os.environ["SDL_VIDEODRIVER"] = driver
+def _sdl_environment(driver: str | None):
+    """SDL reads its video driver and hints from the environment when the display starts: set them for
+    that moment only, leaving the process's environment as it was. SIGTERM and Ctrl-C stay the
+    booth's own (`App.run`): SDL would turn them into a window close, which `allow_quit` may ignore."""
+    wanted = {"SDL_NO_SIGNAL_HANDLERS": "1"}
+    before = {name: os.environ.get(name) for name in ("SDL_VIDEODRIVER", "SDL_NO_SIGNAL_HANDLERS")}
+    if driver is not None and before["SDL_VIDEODRIVER"] not in HEADLESS_DRIVERS:
+        wanted["SDL_VIDEODRIVER"] = driver
+    os.environ.update(wanted)
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop("SDL_VIDEODRIVER", None)
-        else:
-            os.environ["SDL_VIDEODRIVER"] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def headless_app(config: Config, source: str = "demo", realtime: bool = True, **booth) -> App:

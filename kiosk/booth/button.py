@@ -8,6 +8,7 @@ the log says why.
 from __future__ import annotations
 
 import logging
+import warnings
 
 import pygame
 
@@ -15,6 +16,7 @@ from ..config import ButtonConfig
 
 log = logging.getLogger(__name__)
 PRESS = pygame.event.custom_type()
+NO_GPIO = "no GPIO here: keyboard and touch only"  # gpiozero found no pin library: not a Pi
 
 
 class GpioButton:
@@ -24,17 +26,30 @@ class GpioButton:
         if not settings.gpio:
             self.problem = "GPIO button off in config"
             return
-        try:
-            from gpiozero import LED, Button
+        # gpiozero warns once per pin library it tries and does not find (8 lines off a Pi): kept
+        # for the debug log, and one line said instead if none is found.
+        with warnings.catch_warnings(record=True) as tried:
+            warnings.simplefilter("always")
+            try:
+                self._claim(settings)
+            except Exception as exc:  # ImportError, GPIOPinInUse, BadPinFactory, PinInvalidPin, ...
+                if type(exc).__name__ == "BadPinFactory":
+                    self.problem = NO_GPIO
+                    log.warning("%s", NO_GPIO)
+                else:
+                    self.problem = f"GPIO{settings.pin}: {type(exc).__name__}: {exc}"
+                    log.warning("GPIO button unavailable (%s); keyboard and touch still work", self.problem)
+                self.close()
+        for warning in tried:
+            log.debug("gpiozero: %s", warning.message)
 
-            self.button = Button(settings.pin, pull_up=settings.pull_up, bounce_time=settings.bounce_s or None)
-            self.button.when_pressed = lambda: pygame.event.post(pygame.event.Event(PRESS))
-            if settings.led_pin >= 0:
-                self.led = LED(settings.led_pin)
-        except Exception as exc:  # ImportError, GPIOPinInUse, BadPinFactory, PinInvalidPin, ...
-            self.problem = f"GPIO{settings.pin}: {type(exc).__name__}: {exc}"
-            log.warning("GPIO button unavailable (%s); keyboard and touch still work", self.problem)
-            self.close()
+    def _claim(self, settings: ButtonConfig) -> None:
+        from gpiozero import LED, Button
+
+        self.button = Button(settings.pin, pull_up=settings.pull_up, bounce_time=settings.bounce_s or None)
+        self.button.when_pressed = lambda: pygame.event.post(pygame.event.Event(PRESS))
+        if settings.led_pin >= 0:
+            self.led = LED(settings.led_pin)
 
     def ready_light(self, on: bool) -> None:
         if self.led is not None and self.led.is_lit != on:

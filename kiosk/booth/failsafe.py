@@ -50,10 +50,11 @@ def show_error(message: str, windowed: bool = False, headless: bool = False, hol
     try:
         os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
         pygame.display.init()
-        from .app import no_screen_problem
+        from .app import WINDOW_TITLE, no_screen_problem
 
         if not headless and no_screen_problem(pygame.display.get_driver()):
             raise pygame.error("no screen")
+        pygame.display.set_caption(WINDOW_TITLE)
         surface = pygame.display.set_mode((640, 360) if windowed else (0, 0), 0 if windowed else pygame.FULLSCREEN)
         draw_error(surface, message)
         pygame.display.flip()

@@ -53,6 +53,12 @@ class CameraFeed:
         with self._new_frame:
             return self._new_frame.wait_for(lambda: self._seq != after_seq, timeout)
 
+    def next_picture(self) -> None:
+        """Ask the camera for its next picture (a photo folder steps on; a live camera ignores it)."""
+        camera = self._camera
+        if camera is not None:
+            camera.next()
+
     @property
     def camera_name(self) -> str:
         camera = self._camera

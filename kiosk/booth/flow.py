@@ -1,7 +1,9 @@
 """The booth's flow as a small state machine: plain Python, driven by time, face state and presses.
 
     IDLE -> LIVE -> COUNTDOWN -> SCORING -> RESULT -> LIVE
-                          \\-> MESSAGE (no steady single face at capture) -> LIVE
+                          \\-> MESSAGE (no steady single face at capture) -> LIVE (or COUNTDOWN on a press)
+    a press without a steady single face -> WAITING (the hint says what to do) -> COUNTDOWN once the
+    face is steady, or LIVE when `press_wait_s` passes first
     any but SCORING/RESULT -> NO_CAMERA while frames stop -> LIVE when they return
     RESULT -> NO_CAMERA when its time is up and frames have stopped
 
@@ -27,11 +29,13 @@ class Phase(enum.Enum):
     SCORING = "scoring"
     RESULT = "result"
     MESSAGE = "message"
+    WAITING = "waiting"  # a press waits for a steady single face
     NO_CAMERA = "no camera"
 
 
 class Event(enum.Enum):
     """What just happened, in the order it happened."""
+    WAITING = "waiting"  # a press came without a steady single face: the hint says what to do
     COUNTDOWN = "countdown"  # a press (or the auto trigger) started a visit
     CAPTURE = "capture"  # capture the recent frames and score them now
     CAPTURE_FAILED = "capture failed"  # no steady single face when the countdown ended
@@ -62,6 +66,17 @@ class Booth:
     def auto_starts(self) -> bool:
         return self.settings.trigger in ("auto", "both")
 
+    def hint(self, face: FaceState) -> str:
+        """What the live screen tells the visitor, true to the trigger: after an automatic capture a
+        still face starts nothing until it moves or leaves."""
+        if self.phase is Phase.COUNTDOWN:
+            return texts.AUTO_READY if face is FaceState.STEADY else texts.HINTS[face]
+        if face is FaceState.STEADY and self.auto_starts:
+            if self.armed:
+                return texts.AUTO_READY
+            return texts.HINTS[face] if self.button_starts else texts.AUTO_AGAIN
+        return texts.HINTS[face]
+
     def _go(self, phase: Phase, now: float, event: Event, message: str = "") -> None:
         self.phase, self.since, self.message = phase, now, message
         self._events.append(event)
@@ -91,23 +106,31 @@ class Booth:
             self.armed = True
 
         phase = self.phase
+        button = pressed and self.button_starts
         if phase is Phase.IDLE:
-            if pressed and self.button_starts:
-                self._go(Phase.COUNTDOWN, now, Event.COUNTDOWN)
+            if button:
+                self._press(now, face)
             elif face is not FaceState.NONE:
                 self._go(Phase.LIVE, now, Event.LIVE)
         elif phase is Phase.LIVE:
-            auto = self.auto_starts and face is FaceState.STEADY and self.armed
-            if (pressed and self.button_starts) or auto:
-                self.armed = False
-                self._go(Phase.COUNTDOWN, now, Event.COUNTDOWN)
+            if self.auto_starts and face is FaceState.STEADY and self.armed:
+                self._countdown(now)
+            elif button:
+                self._press(now, face)
             elif now - self.last_face >= s.idle_after_s:
                 self._go(Phase.IDLE, now, Event.IDLE)
+        elif phase is Phase.WAITING:
+            if face is FaceState.STEADY:
+                self._countdown(now)
+            elif now - self.since >= s.press_wait_s:
+                self._go(Phase.LIVE, now, Event.LIVE)
         elif phase is Phase.RESULT:
             if result_over:
                 self._go(Phase.LIVE, now, Event.LIVE)
         elif phase is Phase.MESSAGE:
-            if now - self.since >= s.message_s:
+            if button:  # "try again?" was the question: a press answers it
+                self._press(now, face)
+            elif now - self.since >= s.message_s:
                 self._go(Phase.LIVE, now, Event.LIVE)
 
         if self.phase is Phase.COUNTDOWN and now - self.since >= s.countdown_s:
@@ -116,6 +139,18 @@ class Booth:
             else:
                 self._go(Phase.MESSAGE, now, Event.CAPTURE_FAILED, texts.CAPTURE_FAILED[face])
         return self._happened()
+
+    def _press(self, now: float, face: FaceState) -> None:
+        """A countdown only for a steady single face: someone just stepping in is shown what to do
+        rather than told off three seconds later."""
+        if face is FaceState.STEADY:
+            self._countdown(now)
+        else:
+            self._go(Phase.WAITING, now, Event.WAITING)
+
+    def _countdown(self, now: float) -> None:
+        self.armed = False  # this steady face has had its capture: the auto trigger waits for the next
+        self._go(Phase.COUNTDOWN, now, Event.COUNTDOWN)
 
     def scored(self, verdict: Verdict | None, now: float) -> list[Event]:
         """The scoring worker's answer: a verdict, or None when scoring failed."""

@@ -9,6 +9,7 @@ HINTS = {
     FaceState.STEADY: "준비 완료! 버튼을 눌러 주세요",
 }
 AUTO_READY = "준비 완료! 그대로 계세요"
+AUTO_AGAIN = "한 번 더 하려면 잠깐 비켜 주세요"  # the auto trigger waits for the face to move or leave
 CAPTURE_FAILED = {
     FaceState.NONE: "얼굴이 보이지 않아요. 다시 해 볼까요?",
     FaceState.SEVERAL: "한 명씩 찍어 주세요. 다시 해 볼까요?",
@@ -29,7 +30,7 @@ STAR, NO_STAR = "★", "☆"  # rank as stars: in Korean "1등급" would read as
 
 def all_texts(rank_texts: tuple[str, ...] = ()) -> list[str]:
     """Everything drawn on screen (with the configured verdicts), for the font's Hangul self-test."""
-    texts = [*HINTS.values(), AUTO_READY, *CAPTURE_FAILED.values(), SCORING, SCORING_FAILED, CAMERA_LOST,
+    texts = [*HINTS.values(), AUTO_READY, AUTO_AGAIN, *CAPTURE_FAILED.values(), SCORING, SCORING_FAILED, CAMERA_LOST,
              CAMERA_LOST_DETAIL,
              IDLE_TITLE, *IDLE_STEPS, *IDLE_STEPS_AUTO, JUST_FOR_FUN, *GENDER.values(), SCORE_LINE, STAR, NO_STAR]
     return [t for t in [*texts, *rank_texts] if t]

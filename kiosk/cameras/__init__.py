@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import abc
 import os
+import time
 from dataclasses import dataclass
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -50,9 +52,15 @@ class Camera(abc.ABC):
     def close(self) -> None:
         """Release the device; safe to call twice."""
 
+    def next(self) -> None:
+        """Move on to the next picture, where the source has several (a photo folder); safe from any
+        thread; a live camera has nothing to step to."""
 
-def open_camera(source: str, settings: CameraConfig, realtime: bool = True) -> Camera:
-    """Open `source` ("auto", "picamera2", "opencv", "demo" or a path); raise CameraUnavailable."""
+
+def open_camera(source: str, settings: CameraConfig, realtime: bool = True,
+                clock: Callable[[], float] = time.monotonic) -> Camera:
+    """Open `source` ("auto", "picamera2", "opencv", "demo" or a path); raise CameraUnavailable.
+    `clock` times a photo folder's photos (a test's clock)."""
     if source == "demo":
         from .demo import DemoCamera
 
@@ -77,6 +85,6 @@ def open_camera(source: str, settings: CameraConfig, realtime: bool = True) -> C
     if os.path.exists(source):
         from .replay import ReplayCamera
 
-        return ReplayCamera(source, settings, realtime=realtime)
+        return ReplayCamera(source, settings, realtime=realtime, clock=clock)
     raise CameraUnavailable(f"camera source {source!r} is neither auto, picamera2, opencv, demo nor an "
                             "existing photo, folder or video")

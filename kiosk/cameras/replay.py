@@ -1,10 +1,15 @@
 """A photo, a folder of photos or a video file, replayed in a loop as if it were a camera.
-Used by tests, soak runs, and operators trying the booth with their own pictures."""
+Used by tests, soak runs, and operators trying the booth with their own pictures.
+
+A folder's photos each stay for `[camera] photo_s` seconds (or until `next()`), as a visitor would
+stand still in front of the booth: one photo per frame would strobe, and no face would ever be steady."""
 
 from __future__ import annotations
 
 import os
+import threading
 import time
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -36,12 +41,16 @@ class Pacer:
 class ReplayCamera(Camera):
     name = "replay"
 
-    def __init__(self, source: str, settings: CameraConfig, realtime: bool = True):
+    def __init__(self, source: str, settings: CameraConfig, realtime: bool = True,
+                 clock: Callable[[], float] = time.monotonic):
         self.settings = settings
         self._pacer = Pacer(settings.fps, realtime)
+        self._clock = clock
         self._video = None
         self._images: list[np.ndarray] = []
         self._index = 0
+        self._shown_since = clock()
+        self._step = threading.Event()  # set by next() from the render thread, taken by read()
         if os.path.isfile(source) and source.lower().endswith(VIDEO_SUFFIXES):
             self._video = cv2.VideoCapture(source)
             if not self._video.isOpened() or not self._video.read()[0]:
@@ -75,9 +84,19 @@ class ReplayCamera(Camera):
                 raise CameraUnavailable("video stopped delivering frames")
             image = self._fit(image)
         else:
-            image = self._images[self._index % len(self._images)]
-            self._index += 1
+            image = self._photo()
         return make_frame(image, self.settings.detect_width, now)
+
+    def _photo(self) -> np.ndarray:
+        now = self._clock()
+        if self._step.is_set() or now - self._shown_since >= self.settings.photo_s:
+            self._step.clear()
+            self._index = (self._index + 1) % len(self._images)
+            self._shown_since = now
+        return self._images[self._index]
+
+    def next(self) -> None:
+        self._step.set()
 
     def close(self) -> None:
         if self._video is not None:
