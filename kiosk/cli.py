@@ -244,11 +244,11 @@ def _soak(args, config) -> int:
     import json
 
     from .cameras.demo import PORTRAIT
-    from .tools.soak import soak, verdict
+    from .tools.soak import soak, table, verdict
 
     report = soak(config, args.camera or str(PORTRAIT), args.frames, args.cycles)
     problems = verdict(report)
-    print(json.dumps(report) if args.json else "\n".join(f"{k}: {v}" for k, v in report.items()))
+    print(json.dumps(report) if args.json else table(report))
     for problem in problems:
         print(f"kiosk: soak failed: {problem}", file=sys.stderr)
     return 1 if problems else 0

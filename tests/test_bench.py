@@ -25,3 +25,5 @@ def test_bench_human_report(capsys):
     assert main(["bench", "--frames", "40", "--repeat", "2"]) == 0
     out = capsys.readouterr().out
     assert "seed's way" in out and "press to result" in out and "photo intake" in out
+    budgets = [line for line in out.splitlines() if "< 33 ms" in line]
+    assert len(budgets) == 2 and all(line.endswith(("PASS", "FAIL")) for line in budgets)

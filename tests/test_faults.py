@@ -111,3 +111,16 @@ def test_short_soak_of_the_whole_loop():
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout)
     assert report["frames"] >= 300 and report["results"] >= 5
+
+
+def test_soak_table_says_pass_or_fail_for_each_check():
+    from kiosk.tools.soak import table, verdict
+
+    report = {"frames": 300, "captures": 5, "results": 5, "seconds": 9.0,
+              "rss_mb": {"after_warmup": 150.0, "end": 171.0, "growth": 21.0, "peak": 175.0},
+              "open_files": {"after_warmup": 11, "end": 11}, "threads": {"after_warmup": 4, "end": 5}}
+    lines = table(report).splitlines()
+    assert lines[0] == "soak: 300 frames in 9.0 s"
+    assert [line[:4] for line in lines[1:]] == ["PASS", "FAIL", "PASS", "FAIL"]
+    assert verdict(report) == ["memory growth after warm-up <= 10 MB: +21.0 MB (150.0 -> 171.0 MB, peak 175.0 MB)",
+                               "threads do not grow: 4 -> 5"]

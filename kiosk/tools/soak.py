@@ -36,6 +36,9 @@ def soak(config: Config, source: str, frames: int, cycles: int, warmup_cycles: i
     baseline = None
     started = time.monotonic()
     try:
+        # The camera opens in the feed's thread; a loop that never waits would starve that opening.
+        if not app.run_until(lambda: app.camera_ok, timeout_s):
+            raise KioskError(f"soak: the camera {source} delivered no frame")
         while shown < frames or results < cycles:
             if time.monotonic() - started > timeout_s:
                 raise KioskError(f"soak: timed out after {shown} frames and {results} results")
@@ -62,15 +65,28 @@ def soak(config: Config, source: str, frames: int, cycles: int, warmup_cycles: i
             "threads": {"after_warmup": baseline[2], "end": end[2]}}
 
 
+def checks(report: dict, max_growth_mb: float = 10.0) -> list[tuple[str, str, bool]]:
+    """(what, measured, passed) for each thing a soak run must hold."""
+    r, m, f, t = report, report["rss_mb"], report["open_files"], report["threads"]
+    return [
+        # The last press may still be scoring when the run stops.
+        ("every capture gave a result", f"{r['captures']} captures, {r['results']} results",
+         r["results"] >= r["captures"] - 1),
+        (f"memory growth after warm-up <= {max_growth_mb:g} MB",
+         f"{m['growth']:+.1f} MB ({m['after_warmup']} -> {m['end']} MB, peak {m.get('peak', '?')} MB)",
+         m["growth"] <= max_growth_mb),
+        ("open files do not grow", f"{f['after_warmup']} -> {f['end']}", f["end"] <= f["after_warmup"]),
+        ("threads do not grow", f"{t['after_warmup']} -> {t['end']}", t["end"] <= t["after_warmup"]),
+    ]
+
+
 def verdict(report: dict, max_growth_mb: float = 10.0) -> list[str]:
     """What the soak run did wrong (empty when it passed)."""
-    problems = []
-    if report["results"] < report["captures"] - 1:  # the last press may still be scoring at the end
-        problems.append(f"{report['captures']} captures but {report['results']} results")
-    if report["rss_mb"]["growth"] > max_growth_mb:
-        problems.append(f"resident memory grew {report['rss_mb']['growth']} MB after warm-up")
-    if report["open_files"]["end"] > report["open_files"]["after_warmup"]:
-        problems.append("open file descriptors grew")
-    if report["threads"]["end"] > report["threads"]["after_warmup"]:
-        problems.append("threads grew")
-    return problems
+    return [f"{what}: {measured}" for what, measured, ok in checks(report, max_growth_mb) if not ok]
+
+
+def table(report: dict) -> str:
+    """The run as an operator reads it: one line per check, PASS or FAIL."""
+    lines = [f"soak: {report['frames']} frames in {report['seconds']} s"]
+    lines += [f"{'PASS' if ok else 'FAIL'}  {what:<40} {measured}" for what, measured, ok in checks(report)]
+    return "\n".join(lines)
