@@ -38,7 +38,7 @@ def server(tmp_path_factory):
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         started.append(proc)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600  # only catches a server that never starts (emulated arm64 is slow)
         while True:
             try:
                 urllib.request.urlopen(base + "/", timeout=5)

@@ -15,7 +15,7 @@ from ..errors import KioskError
 from ..booth.stability import FaceState
 
 
-def screenshot(config: Config, state: str, out: Path, timeout: float = 20.0) -> Path:
+def screenshot(config: Config, state: str, out: Path, timeout: float = 120.0) -> Path:
     from ..booth.app import headless_app
 
     with tempfile.TemporaryDirectory() as scratch:
