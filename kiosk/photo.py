@@ -97,11 +97,11 @@ def read_file(path: str | os.PathLike, max_bytes: int) -> bytes:
     except OSError as exc:
         raise PhotoError(f"cannot read file: {exc.strerror or exc}") from None
     with open(fd, "rb") as file:
-        size = os.fstat(fd).st_size
-        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped for something else since the check
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):  # swapped for something else since the check
             raise PhotoError("not a regular file; give a photo file")
-        if size > max_bytes:
-            raise PhotoError(f"file too large ({size / 2**20:.0f} MiB); photos up to {max_bytes // 2**20} MiB "
+        if opened.st_size > max_bytes:
+            raise PhotoError(f"file too large ({opened.st_size / 2**20:.0f} MiB); photos up to {max_bytes // 2**20} MiB "
                              "([photos] max_file_mb)")
         try:
             data = file.read(max_bytes + 1)

@@ -245,14 +245,15 @@ class App:
             self.detect_worker.submit(frame)
         self._take_detection()
         face = self.tracker.state
-        events = self.booth.update(now, face, pressed, self.feed.ok)
+        camera_ok = self.feed.ok  # once a frame: it takes the feed's lock
+        events = self.booth.update(now, face, pressed, camera_ok)
         events += self._take_verdict(now)
         for event in events:
             self._react(event, now, face)
         self.button.ready_light(self.booth.phase is Phase.LIVE and face is FaceState.STEADY)
         self.render(now)
         # Something is on screen now, camera or not: systemd may count the booth as started.
-        status = (f"booth running, camera {self.feed.camera_name}" if self.feed.ok
+        status = (f"booth running, camera {self.feed.camera_name}" if camera_ok
                   else f"camera unavailable, retrying: {self.feed.problem or 'waiting for the first frame'}")
         self.notifier.ready(status)
         self.notifier.update_status(status)
