@@ -383,3 +383,46 @@ def test_the_window_is_titled_for_the_booth(booth_app, photo_dir):
 
     booth_app(photo_dir / "astronaut.jpg")
     assert pygame.display.get_caption()[0] == "faceeva kiosk"
+
+
+def test_the_operator_pauses_from_another_thread_presses_are_ignored_and_resume_brings_the_booth_back(
+        booth_app, photo_dir):
+    import threading
+
+    import pygame
+
+    app = booth_app(photo_dir / "astronaut.jpg")
+    visits = []
+    app.on_visit(visits.append)
+    step_until(app, lambda: app.face is FaceState.STEADY)
+    operator = threading.Thread(target=app.pause)  # as the web server's thread does it
+    operator.start()
+    operator.join()
+    assert not app.paused  # taken by the next step, like a press
+    app.step()
+    assert app.paused and app.phase is Phase.PAUSED
+    app.press()
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_SPACE))
+    for _ in range(10):
+        app.step()
+    assert app.paused and visits == [] and app.verdict is None
+    threading.Thread(target=app.resume).start()
+    step_until(app, lambda: app.phase is Phase.LIVE)
+    step_until(app, lambda: app.face is FaceState.STEADY)
+    app.press()
+    step_until(app, lambda: app.phase is Phase.RESULT)
+    assert [v.outcome for v in visits] == ["result"]
+
+
+def test_a_pause_asked_for_while_scoring_waits_for_the_verdict(booth_app, photo_dir):
+    app = booth_app(photo_dir / "astronaut.jpg")
+    visits = []
+    app.on_visit(visits.append)
+    step_until(app, lambda: app.face is FaceState.STEADY)
+    app.press()
+    step_until(app, lambda: app.phase is Phase.SCORING)
+    app.pause()
+    step_until(app, lambda: app.phase is not Phase.SCORING)
+    assert app.phase is Phase.RESULT and [v.outcome for v in visits] == ["result"]
+    app.step()
+    assert app.paused

@@ -63,7 +63,9 @@ class Renderer:
     def draw(self, scene: Scene) -> None:
         c = self.canvas
         c.fill(BLACK)
-        if scene.phase is Phase.NO_CAMERA or scene.frame is None:
+        if scene.phase is Phase.PAUSED:  # over the live picture, or black without one
+            self._paused(scene)
+        elif scene.phase is Phase.NO_CAMERA or scene.frame is None:
             self._centre_lines([(texts.CAMERA_LOST, "mid", WHITE),
                                 (texts.CAMERA_LOST_DETAIL, "small", (160, 160, 160))])
         else:
@@ -108,6 +110,12 @@ class Renderer:
         steps = texts.IDLE_STEPS_AUTO if scene.auto_trigger else texts.IDLE_STEPS
         self._centre_lines([(texts.IDLE_TITLE, "big", RESULT_COLOUR)] + [(s, "mid", WHITE) for s in steps if s]
                            + [(texts.JUST_FOR_FUN, "small", (190, 190, 190))])
+
+    def _paused(self, scene: Scene) -> None:
+        if scene.frame is not None:
+            self._picture(scene.frame)
+            self.canvas.blit(self._shade(self.view.canvas_size, 200), (0, 0))
+        self._centre_lines([(texts.PAUSED, "big", WHITE), (texts.PAUSED_DETAIL, "mid", (190, 190, 190))])
 
     # Pieces ---------------------------------------------------------------------------------
     def _picture(self, frame: np.ndarray) -> None:

@@ -19,6 +19,8 @@ SCORING = "분석 중..."
 SCORING_FAILED = "앗, 분석에 실패했어요. 다시 해 주세요"
 CAMERA_LOST = "카메라 연결 중... 잠시만 기다려 주세요"
 CAMERA_LOST_DETAIL = "camera unavailable, reconnecting"
+PAUSED = "잠시 쉬는 중"  # the operator paused the booth (/admin)
+PAUSED_DETAIL = "paused for a moment, back soon"
 IDLE_TITLE = "얼굴 평가 부스"
 IDLE_STEPS = ("1. 카메라 앞에 혼자 서세요", "2. 얼굴이 초록색 네모 안에 들어오면", "3. 큰 버튼을 누르세요!")
 IDLE_STEPS_AUTO = ("1. 카메라 앞에 혼자 서세요", "2. 가만히 있으면 자동으로 찍혀요", "")
@@ -31,7 +33,7 @@ STAR, NO_STAR = "★", "☆"  # rank as stars: in Korean "1등급" would read as
 def all_texts(rank_texts: tuple[str, ...] = ()) -> list[str]:
     """Everything drawn on screen (with the configured verdicts), for the font's Hangul self-test."""
     texts = [*HINTS.values(), AUTO_READY, AUTO_AGAIN, *CAPTURE_FAILED.values(), SCORING, SCORING_FAILED, CAMERA_LOST,
-             CAMERA_LOST_DETAIL,
+             CAMERA_LOST_DETAIL, PAUSED, PAUSED_DETAIL,
              IDLE_TITLE, *IDLE_STEPS, *IDLE_STEPS_AUTO, JUST_FOR_FUN, *GENDER.values(), SCORE_LINE, STAR, NO_STAR]
     return [t for t in [*texts, *rank_texts] if t]
 
