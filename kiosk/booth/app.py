@@ -29,7 +29,7 @@ from ..chain import Chain
 from ..config import Config
 from ..errors import KioskError, one_line
 from ..faces import Detection, FaceDetector, FaceStatus, crop_face
-from .feed import CameraFeed
+from .feed import CameraFeed, CameraStatus
 from .live import LiveDetector
 from .fonts import checked_font
 from .notify import Notifier
@@ -89,6 +89,7 @@ class App:
     def __init__(self, config: Config, source: str, windowed: bool = False, realtime: bool = True,
                  headless: bool = False):
         self.config = config
+        self.started = time.monotonic()
         # Start-up checks first, cheapest and most likely to fail first; each raises one clear line.
         self.font = checked_font(config.screen.font, texts.all_texts(config.verdict.rank_texts))
         self.chain = Chain(config.models_dir, config.verdict.rank_texts, config.models.threads)
@@ -182,6 +183,14 @@ class App:
     @property
     def camera_ok(self) -> bool:
         return self.feed.ok
+
+    @property
+    def uptime_s(self) -> float:
+        return time.monotonic() - self.started
+
+    def camera_status(self) -> CameraStatus:
+        """The camera's name, frame rate and newest frame's age; safe from any thread."""
+        return self.feed.status()
 
     @property
     def runtime(self) -> str:
