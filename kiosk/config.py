@@ -21,6 +21,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # (the same values as the repo's config.toml, which is generated from this table).
 SYSTEM_CONFIG = Path("/etc/faceeva/config.toml")
 MAX_CONFIG_BYTES = 1_000_000  # a config is a few kB; a device or a huge file is a mistake
+MIN_ADMIN_TOKEN = 24  # characters: a guessable password on the visitors' own Wi-Fi would hand them the booth
 MAX_TEXT = 40  # characters of one verdict: two lines the screen can show whole, on a portrait Pi screen too
 
 SEED_RANK_TEXTS = (
@@ -119,6 +120,10 @@ class WebConfig:
     concurrency: int = option(1, "Uploads scored at the same time; the booth keeps the other cores.",
                               low=1, high=4)
     queue: int = option(8, "Uploads that may wait for their turn; more are answered 429 at once.", low=0, high=64)
+    admin_token: str = option(
+        "", "Password of the operator's page /admin in the running booth; empty: no such page. At least "
+        f"{MIN_ADMIN_TOKEN} characters, random (e.g. the output of: openssl rand -hex 16); anyone on the "
+        "booth's network who knows it can pause the booth.")
 
 
 @dataclass(frozen=True)
@@ -287,6 +292,10 @@ def _check_together(config: Config, source: str) -> None:
         if s.min_face > s.max_face:
             raise ConfigError(f"{source}: [{name}] min_face = {s.min_face} is larger than max_face = {s.max_face}; "
                               "min_face must not exceed max_face")
+    token = config.web.admin_token
+    if token and (len(token) < MIN_ADMIN_TOKEN or not token.isascii() or not token.isprintable()):
+        raise ConfigError(f"{source}: [web] admin_token must be at least {MIN_ADMIN_TOKEN} printable ASCII "
+                          "characters (visitors share the booth's network); make one with: openssl rand -hex 16")
     b = config.button
     if b.gpio and b.led_pin == b.pin:
         raise ConfigError(f"{source}: [button] led_pin = {b.led_pin} is the button's pin; "

@@ -35,16 +35,20 @@ def language(query: dict, accept_language: str) -> str:
     return chosen if chosen in WORDS else "ko"
 
 
-def _page(lang: str, body: str) -> str:
-    w = WORDS[lang]
+def document(lang: str, title: str, body: str, home: str = "/", style: str = STYLE) -> str:
+    """A whole page: `title` as heading, `body`, and a link to `home` in the other language."""
     other = "en" if lang == "ko" else "ko"
     return (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{html.escape(w['title'])}</title><style>{STYLE}</style></head><body>"
-            f'<nav><a href="/?lang={other}">{"English" if other == "en" else "한국어"}</a></nav>'
-            f"<h1>{html.escape(w['title'])}</h1>{body}"
-            f'<p class="small">{html.escape(texts.JUST_FOR_FUN)}</p>'
-            f"<p class=\"small\">{html.escape(w['privacy'])}</p></body></html>")
+            f"<title>{html.escape(title)}</title><style>{style}</style></head><body>"
+            f'<nav><a href="{home}?lang={other}">{"English" if other == "en" else "한국어"}</a></nav>'
+            f"<h1>{html.escape(title)}</h1>{body}</body></html>")
+
+
+def _page(lang: str, body: str) -> str:
+    w = WORDS[lang]
+    return document(lang, w["title"], body + f'<p class="small">{html.escape(texts.JUST_FOR_FUN)}</p>'
+                                             f"<p class=\"small\">{html.escape(w['privacy'])}</p>")
 
 
 def upload_page(lang: str) -> str:

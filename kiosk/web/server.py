@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 PICTURE_SIDE = 1024  # the result page's picture: enough for a phone, small to send
 
 
-def make_app(config: Config, scorer: PhotoScorer | None = None) -> Starlette:
+def make_app(config: Config, scorer: PhotoScorer | None = None, booth=None) -> Starlette:
+    """The web app; `booth` is the running `App` (None for `kiosk web` alone), and with it and
+    `[web] admin_token` set, /admin (kiosk/web/admin.py)."""
     web = config.web
     scorer = scorer or PhotoScorer(config)
     rate = RateLimit(web.rate_per_minute)
@@ -84,8 +86,12 @@ def make_app(config: Config, scorer: PhotoScorer | None = None) -> Starlette:
         log.exception("web: request failed")
         return HTMLResponse(pages.problem_page(_lang(request), "error"), 422)
 
-    return Starlette(routes=[Route("/", index), Route("/score", score, methods=["POST"])],
-                     exception_handlers={404: not_found, 405: not_found, Exception: failed})
+    routes = [Route("/", index), Route("/score", score, methods=["POST"])]
+    if booth is not None and web.admin_token:
+        from .admin import admin_routes  # the booth's own modules (pygame): only where there is a booth
+
+        routes += admin_routes(config, booth)
+    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found, Exception: failed})
 
 
 def _lang(request: Request) -> str:
