@@ -172,3 +172,32 @@ def test_a_real_browser_uploads_a_photo_and_sees_the_verdict_and_the_box(server,
     finally:
         browser.quit()
     assert list(tmp.iterdir()) == []
+
+
+def test_a_chunked_upload_over_the_limit_gets_413_and_the_server_goes_on(server, photo_dir):
+    """No Content-Length to refuse it by: the body is counted as it streams in, and the server answers
+    413 as soon as it passes max_upload_mb (the client may still be sending), never a 5xx."""
+    import http.client
+
+    base, tmp, proc = server("rate_per_minute = 600\nmax_upload_mb = 1")
+    connection = http.client.HTTPConnection(base.removeprefix("http://"), timeout=60)
+    connection.putrequest("POST", "/score")
+    for header, value in (("Content-Type", "multipart/form-data; boundary=x"), ("Transfer-Encoding", "chunked"),
+                          ("Accept", "application/json")):
+        connection.putheader(header, value)
+    connection.endheaders()
+    chunk = b"--x\r\n" + b"A" * 65531
+    sent = 0
+    try:
+        while sent < 3 * 2**20:  # three times the limit, 64 kB a chunk
+            connection.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            sent += len(chunk)
+        connection.send(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server answered and closed before the end: allowed
+    response = connection.getresponse()
+    assert response.status == 413 and "max_upload_mb" in json.loads(response.read())["error"]
+    connection.close()
+    status, text = post(base + "/score", (photo_dir / "astronaut.jpg").read_bytes())
+    assert status == 200 and json.loads(text)["status"] == "ok" and proc.poll() is None
+    assert list(tmp.iterdir()) == []
