@@ -107,6 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=100, help="chain runs to time")
     p.set_defaults(run=_bench)
 
+    p = command("load", help="20 web clients uploading on 127.0.0.1 while the booth runs the demo: errors, "
+                "memory, upload->verdict, frame times with and without the load")
+    p.add_argument("--clients", type=int, default=20)
+    p.add_argument("--seconds", type=float, default=60.0, help="how long the clients upload")
+    p.add_argument("--baseline", type=float, default=20.0, help="seconds of frames timed first, without load")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_load)
+
     p = command("soak", help="run the booth loop headless for a long time and check for leaks")
     p.add_argument("--frames", type=int, default=20000)
     p.add_argument("--cycles", type=int, default=200, help="captures that must each yield a result")
@@ -238,6 +246,16 @@ def _bench(args, config) -> int:
     result = bench(config, frames=args.frames, repeat=args.repeat)
     print(json.dumps(result) if args.json else report(result))
     return 0
+
+
+def _load(args, config) -> int:
+    import json
+
+    from .tools.load import checks, load, report
+
+    result = load(config, args.clients, args.seconds, args.baseline, warmup_s=min(10.0, args.seconds / 6))
+    print(json.dumps(result) if args.json else report(result))
+    return 0 if all(ok for _, ok, _ in checks(result)) else 1
 
 
 def _soak(args, config) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -116,20 +117,27 @@ def bench_intake(config: Config, repeat: int) -> dict:
     return dict(_stats(ours), first_ms=round(first_ms, 1), in_process=_stats(direct)["median"])
 
 
-def bench_loop(config: Config, frames: int) -> tuple[dict, float]:
-    """The whole render loop, headless, with presses so the chain runs now and then."""
-    import pygame
+class FrameMeter:
+    """The render loop timed frame by frame at the camera's rate, pressing whenever a steady face
+    waits so the chain runs now and then (in its own thread, as for a visitor)."""
 
-    from ..booth.app import headless_app
-    from ..booth.flow import Phase
-    from ..booth.stability import FaceState
+    def __init__(self, app, fps: int):
+        self.app, self.fps = app, fps
+        self._press_ms: list[float] = []
+        app.on_visit(lambda visit: self._press_ms.append(visit.press_to_end_ms) if visit.outcome == "result" else None)
 
-    app = headless_app(config, countdown_s=0, result_s=1.0)
-    clock = pygame.time.Clock()
-    all_ms, busy_ms, press_ms = [], [], []
-    app.on_visit(lambda visit: press_ms.append(visit.press_to_end_ms) if visit.outcome == "result" else None)
-    try:
-        while len(all_ms) < frames:
+    def run(self, done: Callable[[int], bool], warmup: int = 30) -> tuple[dict, float | None]:
+        """Step until `done(frames so far)`; the frame times after `warmup` frames, and the median
+        press to result."""
+        import pygame
+
+        from ..booth.flow import Phase
+        from ..booth.stability import FaceState
+
+        app, clock = self.app, pygame.time.Clock()
+        all_ms, busy_ms = [], []
+        self._press_ms.clear()
+        while not done(len(all_ms)):
             if app.phase is Phase.LIVE and app.face is FaceState.STEADY:
                 app.press()
             scoring = app.phase is Phase.SCORING
@@ -139,13 +147,22 @@ def bench_loop(config: Config, frames: int) -> tuple[dict, float]:
             if scoring or app.phase is Phase.SCORING:
                 busy_ms.append(ms)
             all_ms.append(ms)
-            clock.tick(config.camera.fps)
+            clock.tick(self.fps)
+        frame = _stats(all_ms[warmup:], p95=True)
+        frame["max_during_inference"] = round(max(busy_ms), 2) if busy_ms else None
+        frame["inference_frames"] = len(busy_ms)
+        return frame, round(float(np.median(self._press_ms)), 1) if self._press_ms else None
+
+
+def bench_loop(config: Config, frames: int) -> tuple[dict, float]:
+    """The whole render loop, headless, with presses so the chain runs now and then."""
+    from ..booth.app import headless_app
+
+    app = headless_app(config, countdown_s=0, result_s=1.0)
+    try:
+        return FrameMeter(app, config.camera.fps).run(lambda n: n >= frames)
     finally:
         app.close()
-    frame = _stats(all_ms[30:], p95=True)  # after warm-up
-    frame["max_during_inference"] = round(max(busy_ms), 2) if busy_ms else None
-    frame["inference_frames"] = len(busy_ms)
-    return frame, round(float(np.median(press_ms)), 1) if press_ms else None
 
 
 def bench(config: Config, frames: int = 450, repeat: int = 100) -> dict:
