@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_run)
 
     p = command("screenshot", help="render one booth screen headless from the demo scene to a PNG")
-    p.add_argument("--state", choices=("idle", "live", "countdown", "result"), required=True)
+    p.add_argument("--state", choices=("idle", "live", "countdown", "result", "paused"), required=True)
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(run=_screenshot)
 

@@ -295,8 +295,9 @@ def shoot(tmp_path, state):
 
 def test_screenshots_differ_by_state(tmp_path):
     """Each state really shows its own screen (idle is dimmed, countdown has a big number...)."""
-    images = {s: shoot(tmp_path, s) for s in ("idle", "live", "countdown", "result")}
-    assert images["idle"].mean() < images["live"].mean() * 0.7  # the dimmed attract screen
+    images = {s: shoot(tmp_path, s) for s in ("idle", "live", "countdown", "result", "paused")}
+    for dimmed in ("idle", "paused"):  # the attract screen; the pause over the live picture
+        assert images[dimmed].mean() < images["live"].mean() * 0.7, dimmed
     for a, b in (("live", "countdown"), ("live", "result"), ("countdown", "result")):
         assert np.abs(images[a].astype(int) - images[b].astype(int)).mean() > 1, (a, b)
 

@@ -37,6 +37,9 @@ def screenshot(config: Config, state: str, out: Path, timeout: float = 120.0) ->
                 app.press()
                 target = Phase.COUNTDOWN if state == "countdown" else Phase.RESULT
                 _until(app, lambda: app.phase is target, timeout, f"the {state} screen")
+            if state == "paused":
+                app.pause()
+                _until(app, lambda: app.paused, timeout, "the pause screen")
             return app.save_screen(out)
         finally:
             app.close()
