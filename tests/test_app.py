@@ -399,7 +399,7 @@ def test_the_operator_pauses_from_another_thread_presses_are_ignored_and_resume_
     operator = threading.Thread(target=app.pause)  # as the web server's thread does it
     operator.start()
     operator.join()
-    assert not app.paused  # taken by the next step, like a press
+    assert app.paused and app.phase is Phase.LIVE  # asked for; taken by the next step, like a press
     app.step()
     assert app.paused and app.phase is Phase.PAUSED
     app.press()
@@ -424,6 +424,6 @@ def test_a_pause_asked_for_while_scoring_waits_for_the_verdict(booth_app, photo_
     step_until(app, lambda: app.phase is Phase.SCORING)
     app.pause()
     step_until(app, lambda: app.phase is not Phase.SCORING)
-    assert app.phase is Phase.RESULT and [v.outcome for v in visits] == ["result"]
+    assert app.phase is Phase.RESULT and [v.outcome for v in visits] == ["result"] and app.paused
     app.step()
-    assert app.paused
+    assert app.phase is Phase.PAUSED

@@ -2,6 +2,7 @@
 the login, the cookie, CSRF on pause and resume, the numbers; never a 500."""
 
 import dataclasses
+import os
 import http.client
 import re
 import threading
@@ -117,7 +118,7 @@ def test_login_numbers_and_pause_resume_with_csrf(served, booth_app, photo_dir):
         app.step()
     assert not app.paused
     assert client.request("POST", "/admin/pause", {"csrf": csrf})[0] == 303
-    step_until(app, lambda: app.paused)
+    step_until(app, lambda: app.phase is Phase.PAUSED)
     app.press()
     app.step()
     assert app.paused
@@ -156,3 +157,41 @@ def test_a_short_or_odd_admin_token_is_refused_at_start(token):
     with pytest.raises(ConfigError, match=r"\[web\] admin_token must be at least 24 printable ASCII"):
         from_dict({"web": {"admin_token": token}})
     assert from_dict({"web": {"admin_token": TOKEN}}).web.admin_token == TOKEN
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/chromedriver"),
+                    reason="no Chromium here (scripts/dev-setup.sh installs it; the emulated arm64 root has none)")
+def test_a_real_browser_logs_in_and_pauses_the_booth(served, booth_app, photo_dir, tmp_path, monkeypatch):
+    """Debian's Chromium, phone-sized: the cookie and the forms work in a browser as they do in the
+    tests above. With FACEEVA_SHOTS=DIR the operator's page is saved there for the README."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    monkeypatch.setenv("SE_OFFLINE", "true")
+    app = booth_app(photo_dir / "astronaut.jpg", admin_config())
+    client = served(make_app(admin_config(), booth=app))
+    step_until(app, lambda: app.face is FaceState.STEADY)
+    app.press()
+    step_until(app, lambda: app.phase is Phase.RESULT)
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=390,1400",
+                f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(arg)
+    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        browser.set_page_load_timeout(120)
+        browser.get(f"http://127.0.0.1:{client.port}/admin?lang=ko")
+        browser.find_element(By.NAME, "token").send_keys(TOKEN)
+        browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        assert "방문: 1" in browser.find_element(By.TAG_NAME, "body").text
+        assert browser.execute_script("return document.cookie") == ""  # HttpOnly: no script can read it
+        if os.environ.get("FACEEVA_SHOTS"):
+            browser.save_screenshot(os.path.join(os.environ["FACEEVA_SHOTS"], "web-admin.png"))
+        browser.find_element(By.CSS_SELECTOR, "form[action^='/admin/pause'] button").click()
+        step_until(app, lambda: app.phase is Phase.PAUSED)
+        browser.find_element(By.CSS_SELECTOR, "form[action^='/admin/resume'] button").click()
+        step_until(app, lambda: app.phase is Phase.LIVE)
+    finally:
+        browser.quit()

@@ -220,8 +220,11 @@ class App:
 
     @property
     def paused(self) -> bool:
-        """The booth shows its pause screen (a pause asked for shows from the next step)."""
-        return self.booth.phase is Phase.PAUSED
+        """The operator's latest word: paused, or asked to pause (the screen shows it from the next
+        step; after a visit being scored)."""
+        with self._pause_lock:
+            wanted = self._pause_wanted
+        return self.booth.phase is Phase.PAUSED if wanted is None else wanted
 
     def next_picture(self) -> None:
         """The operator steps a replayed photo folder to its next photo (N or the right arrow key)."""

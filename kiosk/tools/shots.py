@@ -39,7 +39,7 @@ def screenshot(config: Config, state: str, out: Path, timeout: float = 120.0) ->
                 _until(app, lambda: app.phase is target, timeout, f"the {state} screen")
             if state == "paused":
                 app.pause()
-                _until(app, lambda: app.paused, timeout, "the pause screen")
+                _until(app, lambda: app.phase is Phase.PAUSED, timeout, "the pause screen")
             return app.save_screen(out)
         finally:
             app.close()
