@@ -13,7 +13,7 @@ import cv2
 import pytest
 
 from . import hostile
-from .conftest import REPO
+from .conftest import REPO, phone_browser
 from .test_score import KEYS
 
 
@@ -139,21 +139,13 @@ def test_a_real_browser_uploads_a_photo_and_sees_the_verdict_and_the_box(server,
     import base64
 
     import numpy as np
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
     monkeypatch.setenv("SE_OFFLINE", "true")
     base, tmp, _ = server("rate_per_minute = 600")
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=390,844",
-                f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(arg)
-    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    browser = phone_browser(tmp_path / "profile")
     shots = os.environ.get("FACEEVA_SHOTS")
     try:
-        browser.set_page_load_timeout(120)
         browser.get(base + "/?lang=ko")
         if shots:
             browser.save_screenshot(os.path.join(shots, "web-upload.png"))

@@ -15,7 +15,7 @@ from kiosk.booth.flow import Phase
 from kiosk.booth.stability import FaceState
 from kiosk.web.server import make_app
 
-from .conftest import booth_config, step_until
+from .conftest import booth_config, phone_browser, step_until
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 
@@ -164,8 +164,6 @@ def test_a_short_or_odd_admin_token_is_refused_at_start(token):
 def test_a_real_browser_logs_in_and_pauses_the_booth(served, booth_app, photo_dir, tmp_path, monkeypatch):
     """Debian's Chromium, phone-sized: the cookie and the forms work in a browser as they do in the
     tests above. With FACEEVA_SHOTS=DIR the operator's page is saved there for the README."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
     monkeypatch.setenv("SE_OFFLINE", "true")
@@ -174,14 +172,8 @@ def test_a_real_browser_logs_in_and_pauses_the_booth(served, booth_app, photo_di
     step_until(app, lambda: app.face is FaceState.STEADY)
     app.press()
     step_until(app, lambda: app.phase is Phase.RESULT)
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=390,1400",
-                f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(arg)
-    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    browser = phone_browser(tmp_path / "profile", height=1400)  # the whole page in one screenshot
     try:
-        browser.set_page_load_timeout(120)
         browser.get(f"http://127.0.0.1:{client.port}/admin?lang=ko")
         browser.find_element(By.NAME, "token").send_keys(TOKEN)
         browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
