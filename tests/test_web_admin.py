@@ -129,6 +129,7 @@ def test_login_numbers_and_pause_resume_with_csrf(served, booth_app, photo_dir):
     stranger = Client(client.port)  # the CSRF token without the session is no use
     assert stranger.request("POST", "/admin/pause", {"csrf": csrf})[0] == 403
     assert client.request("POST", "/admin/logout", {"csrf": csrf})[0] == 303
+    assert 'name="token"' in client.request("GET", "/admin?lang=en")[2]  # the old cookie is no longer a login
 
 
 def test_hostile_admin_requests_never_get_a_server_error(served, booth_app, photo_dir):

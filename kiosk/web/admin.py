@@ -3,9 +3,9 @@
 It exists only inside the booth (`make_app(..., booth=app)`) and only when `[web] admin_token` is
 set: `kiosk web` alone has no booth to show or pause, so there /admin is "no such page" (404).
 The operator logs in once with the token (compared in constant time); the browser then holds a
-random session cookie (HttpOnly, SameSite=Strict, valid until the booth restarts), and every
-state-changing form carries a CSRF token. Nothing here is stored: the numbers are counted from the
-booth's visit events in memory.
+random session cookie (HttpOnly, SameSite=Strict, valid until the booth restarts or anyone logs
+out), and every state-changing form carries a CSRF token. Nothing here is stored: the numbers are
+counted from the booth's visit events in memory.
 """
 
 from __future__ import annotations
@@ -117,6 +117,7 @@ def admin_routes(config: Config, booth: App) -> list[Route]:
         await checks.get(again=True)
 
     async def logout(response: Response):
+        guard.session = secrets.token_urlsafe(32)  # a copied cookie stops working too (one operator's page)
         response.delete_cookie(COOKIE, path="/admin", httponly=True, samesite="strict")
 
     return [Route("/admin", view), Route("/admin/login", login, methods=["POST"]),
