@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Config
+from ..errors import KioskError
 from .bench import BUDGETS_MS, FrameMeter
 
 BOUNDARY = "faceevaLoad"
@@ -68,6 +69,15 @@ def _crowd(port: int, clients: int, photo: bytes, seconds: float, results) -> No
     for thread in threads:
         thread.join()
     results.put(out)
+
+
+def _take(results, timeout_s: float, what: str):
+    import queue
+
+    try:
+        return results.get(timeout=timeout_s)
+    except queue.Empty:
+        raise KioskError(f"load: the clients' process did not {what} within {timeout_s:g} s") from None
 
 
 def rss_mb() -> float:
@@ -139,7 +149,7 @@ def load(config: Config, clients: int = 20, seconds: float = 60.0, baseline_s: f
         crowd = context.Process(target=_crowd, args=(server.port, clients, PORTRAIT.read_bytes(), seconds, results),
                                 daemon=True)
         crowd.start()
-        results.get(timeout=120)  # the load is measured from when the clients start, not their import
+        _take(results, 120, "start")  # the load is measured from when the clients start, not their import
         started = time.monotonic()
         memory: dict = {}
 
@@ -151,7 +161,7 @@ def load(config: Config, clients: int = 20, seconds: float = 60.0, baseline_s: f
 
         with_load, _ = meter.run(done)
         memory["end_mb"] = rss_mb()
-        responses = results.get(timeout=120)
+        responses = _take(results, 120, "report")
         crowd.join(30)
     finally:
         if server is not None:
