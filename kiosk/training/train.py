@@ -178,7 +178,7 @@ def fit_verdict_scale(folder: Path, config: Config, train: Faces, val: Faces | N
 
     from ..chain import Chain
 
-    chain = Chain(folder, config.verdict.rank_texts)
+    chain = Chain(folder, config.wording.rank_texts)
 
     def raw(faces: Faces) -> tuple[np.ndarray, np.ndarray]:
         out = [chain.predict([crop]) for crop in faces.crops]
