@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ..booth import texts
+from .. import texts
 from ..booth.app import App
 from ..booth.stats import VisitStats
 from ..config import Config

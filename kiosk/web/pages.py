@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from ..booth import texts
+from .. import texts
 
 WORDS = {
     "ko": {"title": "얼굴 평가 부스", "choose": "사진을 고르거나 찍으세요", "send": "평가하기",
@@ -21,7 +21,7 @@ WORDS = {
            "too_large": "The photo is too large", "missing": "No photo was chosen", "score": "score",
            "not_found": "No such page"},
 }
-GENDER_WORDS = {"en": {"man": "man", "woman": "woman", "unsure": "gender unsure"}, "ko": texts.GENDER}
+GENDER_WORDS = {lang: {g: words[g] for g in ("man", "woman", "unsure")} for lang, words in texts.SETS.items()}
 
 STYLE = """body{font-family:sans-serif;margin:0 auto;max-width:32rem;padding:1rem;background:#14181f;color:#eee}
 h1{color:#ffd750;font-size:1.6rem}p.small{color:#aaa;font-size:.9rem}img{max-width:100%;border-radius:.4rem}
@@ -47,7 +47,8 @@ def document(lang: str, title: str, body: str, home: str = "/", style: str = STY
 
 def _page(lang: str, body: str) -> str:
     w = WORDS[lang]
-    return document(lang, w["title"], body + f'<p class="small">{html.escape(texts.JUST_FOR_FUN)}</p>'
+    just_for_fun = texts.SETS[lang]["just_for_fun"]
+    return document(lang, w["title"], body + f'<p class="small">{html.escape(just_for_fun)}</p>'
                                              f"<p class=\"small\">{html.escape(w['privacy'])}</p>")
 
 
