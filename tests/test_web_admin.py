@@ -188,3 +188,21 @@ def test_a_real_browser_logs_in_and_pauses_the_booth(served, booth_app, photo_di
         step_until(app, lambda: app.phase is Phase.LIVE)
     finally:
         browser.quit()
+
+
+def test_a_script_reads_the_numbers_as_json_with_the_token_in_a_header(served, booth_app, photo_dir):
+    import json
+
+    app = booth_app(photo_dir / "astronaut.jpg", admin_config())
+    client = served(make_app(admin_config(), booth=app))
+    step_until(app, lambda: app.camera_ok and app.camera_status().fps is not None)
+    status, response, text = client.request("GET", "/admin", headers={"Authorization": f"Bearer {TOKEN}"})
+    numbers = json.loads(text)
+    assert status == 200 and response.getheader("content-type") == "application/json"
+    assert numbers["paused"] is False and numbers["visits"]["visits"] == 0 and numbers["camera"]["fps"] > 0
+    assert [c["name"] for c in numbers["checks"]] == ["config", "runtime", "models", "font", "versions"]
+    for _ in range(15):  # polling with the right token is never limited
+        assert client.request("GET", "/admin", headers={"Authorization": f"Bearer {TOKEN}"})[0] == 200
+    wrong = [client.request("GET", "/admin", headers={"Authorization": "Bearer nope"})[0] for _ in range(11)]
+    assert wrong[:10] == [403] * 10 and wrong[10] == 429
+    assert client.request("POST", "/admin/pause", headers={"Authorization": f"Bearer {TOKEN}"})[0] == 403  # read only

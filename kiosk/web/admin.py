@@ -11,6 +11,7 @@ counted from the booth's visit events in memory.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hmac
 import html
 import secrets
@@ -18,7 +19,7 @@ import time
 import urllib.parse
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .. import texts
@@ -48,6 +49,11 @@ class Guard:
 
     def logged_in(self, request: Request) -> bool:
         return hmac.compare_digest(request.cookies.get(COOKIE, "").encode(), self.session.encode())
+
+    def bearer(self, request: Request) -> bool | None:
+        """None without an `Authorization: Bearer` header, else whether it holds the token."""
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        return None if scheme.lower() != "bearer" else self.token_ok(given.strip())
 
     def csrf_ok(self, form: dict[str, str]) -> bool:
         return hmac.compare_digest(form.get("csrf", "").encode(), self.csrf.encode())
@@ -80,6 +86,13 @@ def admin_routes(config: Config, booth: App) -> list[Route]:
 
     async def view(request: Request):
         lang = _lang(request)
+        bearer = guard.bearer(request)
+        if bearer is not None:  # a script (monitoring): the numbers as JSON, read only
+            if not bearer:  # only wrong tokens count against the guessing limit: polling is fine
+                limited = not logins.allow(_client(request))
+                return JSONResponse({"error": "too many tries; wait a minute" if limited else "wrong token"},
+                                    429 if limited else 403, headers=HEADERS)
+            return JSONResponse(status(booth, stats.snapshot(), await checks.get()), headers=HEADERS)
         if not guard.logged_in(request):
             return _html(login_page(lang))
         results = await checks.get()
@@ -87,7 +100,7 @@ def admin_routes(config: Config, booth: App) -> list[Route]:
 
     async def login(request: Request):
         lang = _lang(request)
-        if not logins.allow(request.client.host if request.client else "?"):
+        if not logins.allow(_client(request)):
             return _html(login_page(lang, "busy"), 429)
         form = await _form(request)
         if form is None or not guard.token_ok(form.get("token", "")):
@@ -143,6 +156,10 @@ async def _form(request: Request) -> dict[str, str] | None:
     return {key: values[0] for key, values in fields.items()}
 
 
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "?"
+
+
 def _lang(request: Request) -> str:
     return pages.language(dict(request.query_params), request.headers.get("accept-language", ""))
 
@@ -190,6 +207,13 @@ def _duration(seconds: float) -> str:
     minutes, s = divmod(int(seconds), 60)
     hours, m = divmod(minutes, 60)
     return f"{hours}:{m:02d}:{s:02d}"
+
+
+def status(booth: App, s: dict, results: list[CheckResult]) -> dict:
+    """What the page shows, for scripts."""
+    return {"paused": booth.paused, "phase": booth.phase.value, "uptime_s": round(booth.uptime_s, 1),
+            "camera": dataclasses.asdict(booth.camera_status()), "button": booth.button.problem or "ok",
+            "visits": s, "checks": [dataclasses.asdict(r) for r in results]}
 
 
 def _ms(value: float | None) -> str:
