@@ -139,7 +139,8 @@ class Renderer:
         if scene.frame is not None:
             self._picture(scene.frame)
             self.canvas.blit(self._shade(self.view.canvas_size, 200), (0, 0))
-        self._centre_lines([(self.words["paused"], "big", WHITE), (self.words["paused_detail"], "mid", (190, 190, 190))])
+        self._centre_lines([(self.words["paused"], "big", WHITE),
+                            (self.words["paused_detail"], "mid", (190, 190, 190))])
 
     # Pieces ---------------------------------------------------------------------------------
     def _clear_of_the_band(self, face: FaceBox | None) -> View:
