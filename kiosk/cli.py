@@ -213,14 +213,24 @@ def _run(args, config) -> int:
 
     source = "demo" if args.demo else (args.camera or config.camera.source)
     app = App(config, source, windowed=args.windowed, headless=args.headless)
-    logging.getLogger("kiosk").info("booth running: camera %s, %s, trigger %s", source, app.runtime,
-                                    config.booth.trigger)
+    log = logging.getLogger("kiosk")
+    log.info("booth running: camera %s, %s, trigger %s", source, app.runtime, config.booth.trigger)
+    web = None
+    if config.web.enabled:
+        from .web.service import WebService
+
+        web = WebService(config, app).start()
+        if web:
+            log.info("web: pages on http://%s:%d/", config.web.host, web.port)
     try:
         return app.run()
     except Exception as exc:  # a bug: say so on screen rather than leave it black, then let systemd restart
-        logging.getLogger("kiosk").exception("booth crashed")
+        log.exception("booth crashed")
         show_error(f"crashed: {type(exc).__name__}: {one_line(exc)}", args.windowed, args.headless)
         return 1
+    finally:
+        if web:
+            web.stop()
 
 
 def _screenshot(args, config) -> int:

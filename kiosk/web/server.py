@@ -13,6 +13,7 @@ import email.parser
 import email.policy
 import logging
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import cv2
 from starlette.applications import Starlette
@@ -25,13 +26,17 @@ from ..scoring import PhotoScorer
 from . import pages
 from .limits import Busy, Queue, RateLimit
 
+if TYPE_CHECKING:
+    from ..booth.app import App
+
 log = logging.getLogger(__name__)
 PICTURE_SIDE = 1024  # the result page's picture: enough for a phone, small to send
 
 
-def make_app(config: Config, scorer: PhotoScorer | None = None) -> Starlette:
+def make_app(config: Config, scorer: PhotoScorer | None = None, booth: App | None = None) -> Starlette:
+    """The web pages; `booth` is the running booth (`kiosk run`) or None (`kiosk web` alone)."""
     web = config.web
-    scorer = scorer or PhotoScorer(config)
+    scorer = scorer or (PhotoScorer(config) if web.upload else None)
     rate = RateLimit(web.rate_per_minute)
     queue = Queue(web.concurrency, web.queue)
     max_bytes = web.max_upload_mb * 2**20
@@ -84,8 +89,8 @@ def make_app(config: Config, scorer: PhotoScorer | None = None) -> Starlette:
         log.exception("web: request failed")
         return HTMLResponse(pages.problem_page(_lang(request), "error"), 422)
 
-    return Starlette(routes=[Route("/", index), Route("/score", score, methods=["POST"])],
-                     exception_handlers={404: not_found, 405: not_found, Exception: failed})
+    routes = [Route("/", index), Route("/score", score, methods=["POST"])] if web.upload else []
+    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found, Exception: failed})
 
 
 def _lang(request: Request) -> str:

@@ -1,0 +1,116 @@
+"""The web pages served from inside the booth (`kiosk run` with `[web] enabled`): real HTTP on 127.0.0.1."""
+
+import dataclasses
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from kiosk.booth.app import headless_app
+from kiosk.booth.flow import Phase
+from kiosk.config import Config, WebConfig
+from kiosk.web.address import base_url, interface_address
+from kiosk.web.service import WebService
+
+from .conftest import REPO, booth_config
+from .test_web import free_port
+
+
+def web_config(**web) -> Config:
+    c = booth_config()
+    return dataclasses.replace(c, web=dataclasses.replace(c.web, enabled=True, port=0, **web))
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+def test_the_booth_serves_its_pages_from_a_thread_and_stops_it_with_the_booth():
+    app = headless_app(web_config())
+    web = WebService(app.config, app).start()
+    try:
+        assert web.running and web.port > 0
+        base = f"http://127.0.0.1:{web.port}"
+        assert app.run_until(lambda: app.phase is Phase.LIVE and app.camera_ok, 120)
+        status, page = get(base + "/?lang=en")
+        assert status == 200 and "Choose or take a photo" in page
+        frames = 0
+
+        def stepped():
+            nonlocal frames
+            frames += 1
+            return frames >= 5
+
+        assert app.run_until(stepped, 60)  # the booth goes on drawing while it serves
+        assert get(base + "/nothing")[0] == 404
+    finally:
+        web.stop()
+        app.close()
+    assert not web.running
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(base + "/", timeout=5)
+
+
+def test_without_the_upload_page_there_is_no_page_at_the_root():
+    web = WebService(web_config(upload=False)).start()
+    try:
+        assert get(f"http://127.0.0.1:{web.port}/")[0] == 404
+        assert get(f"http://127.0.0.1:{web.port}/score")[0] == 404
+    finally:
+        web.stop()
+
+
+def test_a_port_in_use_leaves_the_booth_running_without_pages(caplog):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        config = web_config()
+        config = dataclasses.replace(config, web=dataclasses.replace(config.web, port=taken.getsockname()[1]))
+        with caplog.at_level(logging.ERROR):
+            assert WebService(config).start() is None
+    assert "cannot listen on 127.0.0.1" in caplog.text and "[web] host or port" in caplog.text
+
+
+def test_kiosk_run_serves_the_pages_when_enabled_and_stops_with_the_booth(tmp_path):
+    port = free_port()
+    (tmp_path / "c.toml").write_text(f"[web]\nenabled = true\nport = {port}\n")
+    env = dict(os.environ, SDL_VIDEODRIVER="dummy", GPIOZERO_PIN_FACTORY="mock")
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "--config", str(tmp_path / "c.toml"), "run", "--demo",
+                             "--windowed", "--headless"], cwd=REPO, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        lines = []
+        for line in proc.stderr:  # the booth logs where its pages are once it serves them
+            lines.append(line)
+            if "web: pages on" in line or len(lines) > 50:
+                break
+        assert f"web: pages on http://127.0.0.1:{port}/" in "".join(lines), "".join(lines)
+        status, page = get(f"http://127.0.0.1:{port}/")
+        assert status == 200 and 'name="photo"' in page
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        proc.kill()
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5)
+
+
+def test_the_address_phones_open():
+    web = WebConfig(port=8080)
+    assert base_url(dataclasses.replace(web, url="http://booth.local:80/")) == "http://booth.local:80"
+    assert interface_address("lo") == "127.0.0.1"
+    assert base_url(dataclasses.replace(web, interface="lo", host="0.0.0.0")) == "http://127.0.0.1:8080"
+    assert interface_address("nosuchif0") is None
+    assert base_url(dataclasses.replace(web, interface="nosuchif0", host="10.42.0.1")) == "http://10.42.0.1:8080"
+    assert base_url(dataclasses.replace(web, host="0.0.0.0")) == "http://127.0.0.1:8080"
+    assert base_url(dataclasses.replace(web, host="::1")) == "http://[::1]:8080"
