@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_run)
 
     p = command("screenshot", help="render one booth screen headless from the demo scene to a PNG")
-    p.add_argument("--state", choices=("idle", "live", "countdown", "result"), required=True)
+    p.add_argument("--state", choices=("idle", "live", "countdown", "result", "takeaway"), required=True,
+                   help="takeaway: the result with its take-home QR code ([web] takeaway)")
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(run=_screenshot)
 

@@ -7,19 +7,24 @@ import signal
 import socket
 import subprocess
 import sys
-import time
+import threading
 import urllib.error
 import urllib.request
 
+import cv2
+import numpy as np
 import pytest
 
 from kiosk.booth.app import headless_app
 from kiosk.booth.flow import Phase
+from kiosk.booth.stability import FaceState
 from kiosk.config import Config, WebConfig
 from kiosk.web.address import base_url, interface_address
+from kiosk.web.card import card_jpeg
 from kiosk.web.service import WebService
+from kiosk.web.takeaway import Cards
 
-from .conftest import REPO, booth_config
+from .conftest import REPO, booth_config, step_until
 from .test_web import free_port
 
 
@@ -114,3 +119,57 @@ def test_the_address_phones_open():
     assert base_url(dataclasses.replace(web, interface="nosuchif0", host="10.42.0.1")) == "http://10.42.0.1:8080"
     assert base_url(dataclasses.replace(web, host="0.0.0.0")) == "http://127.0.0.1:8080"
     assert base_url(dataclasses.replace(web, host="::1")) == "http://[::1]:8080"
+
+
+def read_qr(png) -> str:
+    image = cv2.imread(str(png))
+    text, points, _ = cv2.QRCodeDetector().detectAndDecode(image)
+    return text
+
+
+def test_each_result_shows_the_qr_code_of_its_take_home_card_made_off_the_render_thread(tmp_path):
+    made_on = []
+
+    def compose(shot):
+        made_on.append(threading.current_thread().name)
+        return card_jpeg(shot.image, shot.box, shot.verdict, app.font)
+
+    config = web_config(takeaway=True, upload=False)
+    app = headless_app(config, countdown_s=0, result_s=2.0)
+    cards = Cards(600.0, 50, 64 * 2**20, compose)
+    web = WebService(app.config, app, cards).start()
+    try:
+        urls = []
+        for visit in range(2):
+            step_until(app, lambda: app.phase is Phase.LIVE and app.face is FaceState.STEADY)
+            app.press()
+            step_until(app, lambda: app.phase is Phase.RESULT)
+            url = app.takeaway_url
+            assert url.startswith(f"http://127.0.0.1:{web.port}/card/") and url not in urls
+            assert read_qr(app.save_screen(tmp_path / f"result{visit}.png")) == url
+            urls.append(url)
+            status, page = get(url + "?lang=en")
+            assert status == 200 and app.verdict.text in page and "gone in 10 min" in page
+            step_until(app, lambda: app.phase is Phase.LIVE)
+            assert app.takeaway_url is None
+            assert read_qr(app.save_screen(tmp_path / f"live{visit}.png")) == ""  # gone with the result
+        assert made_on == [] and len(cards) == 2  # no JPEG until a phone asks for one
+        with urllib.request.urlopen(urls[0] + "/faceeva.jpg", timeout=60) as r:
+            card = cv2.imdecode(np.frombuffer(r.read(), np.uint8), cv2.IMREAD_COLOR)
+        assert card.shape[1] == config.camera.width and made_on[0] not in ("MainThread", "web")
+    finally:
+        web.stop()
+        app.close()
+
+
+def test_no_qr_code_without_take_home(tmp_path):
+    app = headless_app(web_config(takeaway=False, upload=False), countdown_s=0)
+    web = WebService(app.config, app).start()
+    try:
+        step_until(app, lambda: app.face is FaceState.STEADY)
+        app.press()
+        step_until(app, lambda: app.phase is Phase.RESULT)
+        assert app.takeaway_url is None and read_qr(app.save_screen(tmp_path / "result.png")) == ""
+    finally:
+        web.stop()
+        app.close()

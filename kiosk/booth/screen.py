@@ -14,6 +14,7 @@ from .flow import Phase
 from ..chain import Verdict
 from ..faces import Detection, FaceBox
 from .fonts import FontFile
+from .qr import QrCode
 from .stability import FaceState
 from .view import View
 
@@ -41,6 +42,8 @@ class Scene:
     auto_trigger: bool = False
     hint: str = ""  # what the visitor should do now (the flow's `Booth.hint`)
     elapsed: float = 0.0  # seconds in this phase
+    takeaway: QrCode | None = None  # the result's take-home card, when the booth's web pages offer one
+    takeaway_note: str = ""  # how long the card is kept
 
 
 class Renderer:
@@ -59,6 +62,7 @@ class Renderer:
                          Phase.SCORING: self._scoring, Phase.RESULT: self._result, Phase.MESSAGE: self._message}
         self._texts: dict[tuple, pygame.Surface] = {}  # the same few strings are drawn every frame
         self._shades: dict[tuple, pygame.Surface] = {}
+        self._qr: tuple[QrCode | None, pygame.Surface | None] = (None, None)
 
     def draw(self, scene: Scene) -> None:
         c = self.canvas
@@ -102,6 +106,8 @@ class Renderer:
             self._fits = {v.text: self._fitted(v.text, self.sizes["big"], self.sizes["small"], room)}
         verdict, px = self._fits[v.text]
         self._band([(part, px, RESULT_COLOUR) for part in verdict] + rest)
+        if scene.takeaway is not None:
+            self._takeaway(scene.takeaway, scene.takeaway_note)
 
     def _idle(self, scene: Scene) -> None:
         self.canvas.blit(self._shade(self.view.canvas_size, 170), (0, 0))
@@ -109,6 +115,25 @@ class Renderer:
         self._centre_lines([(texts.IDLE_TITLE, "big", RESULT_COLOUR)] + [(s, "mid", WHITE) for s in steps if s]
                            + [(texts.JUST_FOR_FUN, "small", (190, 190, 190))])
 
+    def _takeaway(self, code: QrCode, note: str) -> None:
+        """The take-home QR code in the top right corner, above the band, with what it is and how
+        long the card is kept beneath it."""
+        cw, ch = self.view.canvas_size
+        if self._qr[0] is not code:  # scaled once per result, whole pixels per module: crisp edges
+            n = code.modules.shape[0]
+            k = max(3, round(min(cw, ch) * 0.24) // n)  # 3 pixels a module: the least a phone reads well
+            grey = np.where(code.modules.T, 0, 255).astype(np.uint8)
+            self._qr = (code, pygame.transform.scale(pygame.surfarray.make_surface(np.dstack([grey] * 3)),
+                                                     (n * k, n * k)))
+        qr = self._qr[1]
+        lines = [(texts.TAKEAWAY_TITLE, "small", WHITE), (note, "small", (190, 190, 190))]
+        pad = round(min(cw, ch) * 0.015)
+        width = max(qr.get_width(), *(self._rendered(t, s, c).get_width() for t, s, c in lines)) + 2 * pad
+        height = qr.get_height() + round(self._height(lines)) + 3 * pad
+        left, top = cw - width - pad, pad
+        self.canvas.blit(self._shade((width, height), 200), (left, top))
+        self.canvas.blit(qr, qr.get_rect(midtop=(left + width // 2, top + pad)))
+        self._stack(lines, top + qr.get_height() + 2 * pad, height - qr.get_height() - 3 * pad, left + width // 2)
     # Pieces ---------------------------------------------------------------------------------
     def _picture(self, frame: np.ndarray) -> None:
         picture = np.ascontiguousarray(self.view.picture(frame))
@@ -180,12 +205,13 @@ class Renderer:
     def _height(self, lines: list[tuple]) -> float:
         return sum(self._line_heights(lines))
 
-    def _stack(self, lines: list[tuple[str, str, tuple]], top: int, height: int) -> None:
+    def _stack(self, lines: list[tuple[str, str, tuple]], top: int, height: int, x: int | None = None) -> None:
+        """Lines centred on `x` (the canvas's middle by default), stacked in the middle of `height`."""
         heights = self._line_heights(lines)
         y = top + (height - sum(heights)) / 2
-        cw = self.view.canvas_size[0]
+        x = self.view.canvas_size[0] // 2 if x is None else x
         for (text, size, colour), h in zip(lines, heights):
-            self._text(text, size, colour, centre=(cw // 2, round(y + h / 2)))
+            self._text(text, size, colour, centre=(x, round(y + h / 2)))
             y += h
 
 

@@ -25,6 +25,8 @@ IDLE_STEPS_AUTO = ("1. 카메라 앞에 혼자 서세요", "2. 가만히 있으�
 JUST_FOR_FUN = "재미로 보는 결과예요 · just for fun, not a real judgement"
 GENDER = {"man": "남자", "woman": "여자", "unsure": "성별 판단 보류"}  # unsure: p_woman exactly 0.5 (kiosk.chain)
 SCORE_LINE = "{gender} · 점수 {score:.2f} / 5 · {stars}"
+TAKEAWAY_TITLE = "폰 카메라로 찍어 결과 가져가기"  # beside the take-home QR code on the result screen
+TAKEAWAY_NOTE = "{minutes}분 뒤 사라지고, 저장되지 않아요"
 STAR, NO_STAR = "★", "☆"  # rank as stars: in Korean "1등급" would read as the best
 
 
@@ -32,7 +34,7 @@ def all_texts(rank_texts: tuple[str, ...] = ()) -> list[str]:
     """Everything drawn on screen (with the configured verdicts), for the font's Hangul self-test."""
     texts = [*HINTS.values(), AUTO_READY, AUTO_AGAIN, *CAPTURE_FAILED.values(), SCORING, SCORING_FAILED, CAMERA_LOST,
              CAMERA_LOST_DETAIL,
-             IDLE_TITLE, *IDLE_STEPS, *IDLE_STEPS_AUTO, JUST_FOR_FUN, *GENDER.values(), SCORE_LINE, STAR, NO_STAR]
+             IDLE_TITLE, *IDLE_STEPS, *IDLE_STEPS_AUTO, JUST_FOR_FUN, *GENDER.values(), SCORE_LINE, TAKEAWAY_TITLE, TAKEAWAY_NOTE, STAR, NO_STAR]
     return [t for t in [*texts, *rank_texts] if t]
 
 

@@ -28,18 +28,30 @@ def screenshot(config: Config, state: str, out: Path, timeout: float = 120.0) ->
         # A zero countdown has nothing to show.
         countdown = 3 if state == "countdown" and config.booth.countdown_s == 0 else config.booth.countdown_s
         app = headless_app(config, source, countdown_s=countdown, idle_after_s=1.0)
+        if state == "takeaway":
+            _offer_takeaway(config, app)
         try:
             if state == "idle":
                 _until(app, lambda: app.phase is Phase.IDLE, timeout, "the idle screen")
             else:
                 _until(app, lambda: app.face is FaceState.STEADY, timeout, "a steady face")
-            if state in ("countdown", "result"):
+            if state in ("countdown", "result", "takeaway"):
                 app.press()
                 target = Phase.COUNTDOWN if state == "countdown" else Phase.RESULT
                 _until(app, lambda: app.phase is target, timeout, f"the {state} screen")
             return app.save_screen(out)
         finally:
             app.close()
+
+
+def _offer_takeaway(config: Config, app) -> None:
+    """The result with its take-home QR code: cards as the booth's web pages keep them, with the
+    address from [web] (no port is opened for a screenshot)."""
+    import dataclasses
+
+    from ..web.server import make_app
+
+    make_app(dataclasses.replace(config, web=dataclasses.replace(config.web, takeaway=True, upload=False)), booth=app)
 
 
 def _until(app, condition, timeout: float, what: str) -> None:

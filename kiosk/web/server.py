@@ -23,7 +23,9 @@ from starlette.routing import Route
 
 from ..config import Config
 from ..scoring import PhotoScorer
-from . import pages
+from . import pages, takeaway
+from .address import base_url
+from .card import card_jpeg
 from .limits import Busy, Queue, RateLimit
 
 if TYPE_CHECKING:
@@ -33,9 +35,16 @@ log = logging.getLogger(__name__)
 PICTURE_SIDE = 1024  # the result page's picture: enough for a phone, small to send
 
 
-def make_app(config: Config, scorer: PhotoScorer | None = None, booth: App | None = None) -> Starlette:
-    """The web pages; `booth` is the running booth (`kiosk run`) or None (`kiosk web` alone)."""
+def make_app(config: Config, scorer: PhotoScorer | None = None, booth: App | None = None,
+             cards: takeaway.Cards | None = None) -> Starlette:
+    """The web pages; `booth` is the running booth (`kiosk run`) or None (`kiosk web` alone). With a
+    booth and `[web] takeaway`, each result gets a take-home card (`cards`: a test's own store)."""
     web = config.web
+    if booth is not None and web.takeaway:
+        if cards is None:
+            cards = takeaway.Cards(web.takeaway_minutes * 60.0, web.takeaway_max_cards, web.takeaway_max_mb * 2**20,
+                                   lambda shot: card_jpeg(shot.image, shot.box, shot.verdict, booth.font))
+        booth.offer_takeaway(lambda shot: f"{base_url(web)}/card/{cards.add(shot)}")
     scorer = scorer or (PhotoScorer(config) if web.upload else None)
     rate = RateLimit(web.rate_per_minute)
     queue = Queue(web.concurrency, web.queue)
@@ -90,7 +99,9 @@ def make_app(config: Config, scorer: PhotoScorer | None = None, booth: App | Non
         return HTMLResponse(pages.problem_page(_lang(request), "error"), 422)
 
     routes = [Route("/", index), Route("/score", score, methods=["POST"])] if web.upload else []
-    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found, Exception: failed})
+    routes += takeaway.routes(cards) if cards is not None else []
+    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found, Exception: failed},
+                     lifespan=(lambda app: takeaway.forgetting(cards)) if cards is not None else None)
 
 
 def _lang(request: Request) -> str:

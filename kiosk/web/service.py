@@ -25,8 +25,8 @@ STOP_WAIT_S = 5.0
 class WebService:
     """`make_app(config, booth=booth)` on uvicorn, beside the booth: `start()`, then `stop()`."""
 
-    def __init__(self, config: Config, booth=None):
-        self.config, self.booth = config, booth
+    def __init__(self, config: Config, booth=None, cards=None):
+        self.config, self.booth, self.cards = config, booth, cards  # cards: a test's own take-home store
         self.port = 0
         self._server = None
         self._thread: threading.Thread | None = None
@@ -48,7 +48,7 @@ class WebService:
             return None
         self.port = sock.getsockname()[1]  # port 0 (tests): the one the system chose
         config = dataclasses.replace(self.config, web=dataclasses.replace(web, port=self.port))
-        app = make_app(config, booth=self.booth)
+        app = make_app(config, booth=self.booth, cards=self.cards)
         # log_config=None: uvicorn leaves the booth's logging as it is. No access log: client
         # addresses are not the booth's business.
         self._server = uvicorn.Server(uvicorn.Config(
