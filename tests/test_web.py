@@ -131,26 +131,39 @@ def test_the_hostile_corpus_uploaded_never_gives_a_server_error(server, astronau
     assert proc.poll() is None and list(tmp.iterdir()) == []
 
 
-@pytest.mark.skipif(not os.path.exists("/usr/bin/chromedriver"),
-                    reason="no Chromium here (scripts/dev-setup.sh installs it; the emulated arm64 root has none)")
-def test_a_real_browser_uploads_a_photo_and_sees_the_verdict_and_the_box(server, photo_dir, tmp_path, monkeypatch):
-    """Debian's headless Chromium, phone-sized, driven by Selenium (no driver download: SE_OFFLINE).
-    With FACEEVA_SHOTS=DIR the pages are saved there (the README's pictures come from this test)."""
-    import base64
+needs_chromium = pytest.mark.skipif(
+    not os.path.exists("/usr/bin/chromedriver"),
+    reason="no Chromium here (scripts/dev-setup.sh installs it; the emulated arm64 root has none)")
 
-    import numpy as np
+
+def phone_browser(tmp_path, monkeypatch):
+    """Debian's headless Chromium at a phone's size, driven by Selenium (no driver download: SE_OFFLINE);
+    downloads go to tmp_path/downloads."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
 
     monkeypatch.setenv("SE_OFFLINE", "true")
-    base, tmp, _ = server("rate_per_minute = 600")
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=390,844",
                 f"--user-data-dir={tmp_path / 'profile'}"):
         options.add_argument(arg)
-    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    options.add_experimental_option("prefs", {"download.default_directory": str(tmp_path / "downloads"),
+                                              "download.prompt_for_download": False})
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+
+
+@needs_chromium
+def test_a_real_browser_uploads_a_photo_and_sees_the_verdict_and_the_box(server, photo_dir, tmp_path, monkeypatch):
+    """A phone's browser on the upload page. With FACEEVA_SHOTS=DIR the pages are saved there (the
+    README's pictures come from this test)."""
+    import base64
+
+    import numpy as np
+    from selenium.webdriver.common.by import By
+
+    base, tmp, _ = server("rate_per_minute = 600")
+    browser = phone_browser(tmp_path, monkeypatch)
     shots = os.environ.get("FACEEVA_SHOTS")
     try:
         browser.set_page_load_timeout(120)

@@ -3,11 +3,13 @@
 import dataclasses
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -25,7 +27,7 @@ from kiosk.web.service import WebService
 from kiosk.web.takeaway import Cards
 
 from .conftest import REPO, booth_config, step_until
-from .test_web import free_port
+from .test_web import free_port, needs_chromium
 
 
 def web_config(**web) -> Config:
@@ -171,5 +173,61 @@ def test_no_qr_code_without_take_home(tmp_path):
         step_until(app, lambda: app.phase is Phase.RESULT)
         assert app.takeaway_url is None and read_qr(app.save_screen(tmp_path / "result.png")) == ""
     finally:
+        web.stop()
+        app.close()
+
+
+@needs_chromium
+def test_a_phone_reads_the_qr_code_off_the_screen_opens_the_card_downloads_it_and_deletes_it(tmp_path, monkeypatch):
+    """The whole take-home path as a visitor meets it: the demo booth's result screen, its QR code
+    decoded from the screen's pixels, the card in a real browser, Download, Delete now. With
+    FACEEVA_SHOTS=DIR the result screen and the card page are saved there (the README's pictures)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from .test_web import phone_browser
+
+    shots = os.environ.get("FACEEVA_SHOTS")
+    c = Config()
+    config = dataclasses.replace(c, web=dataclasses.replace(c.web, enabled=True, takeaway=True, port=0))
+    app = headless_app(config, countdown_s=0)
+    web = WebService(app.config, app).start()
+    browser = phone_browser(tmp_path, monkeypatch)
+    try:
+        browser.set_page_load_timeout(120)
+        step_until(app, lambda: app.face is FaceState.STEADY)
+        app.press()
+        step_until(app, lambda: app.phase is Phase.RESULT)
+        screen = app.save_screen(tmp_path / "result.png")
+        url = read_qr(screen)
+        assert url.startswith(f"http://127.0.0.1:{web.port}/card/"), url
+        if shots:
+            shutil.copy(screen, os.path.join(shots, "result-takeaway.png"))
+
+        browser.get(url + "?lang=ko")
+        assert browser.find_element(By.CLASS_NAME, "verdict").text == app.verdict.text
+        assert "10분 뒤 사라져요" in browser.page_source
+        assert browser.execute_script("return document.getElementById('card').naturalWidth") == 1080
+        if shots:
+            browser.save_screenshot(os.path.join(shots, "web-card.png"))
+        browser.execute_cdp_cmd("Page.setDownloadBehavior",
+                                {"behavior": "allow", "downloadPath": str(tmp_path / "downloads")})
+        browser.find_element(By.ID, "download").click()
+        saved = tmp_path / "downloads" / "faceeva.jpg"
+        deadline = time.monotonic() + 60
+        while not saved.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        card = cv2.imdecode(np.fromfile(saved, np.uint8), cv2.IMREAD_COLOR)
+        assert card.shape[1] == 1080 and card.shape[0] > 1080 * 9 / 16  # the frame and the verdict's band
+
+        delete = browser.find_element(By.ID, "delete")
+        delete.click()
+        WebDriverWait(browser, 60).until(expected_conditions.staleness_of(delete))  # the next page is there
+        assert "삭제했어요" in browser.find_element(By.CLASS_NAME, "verdict").text
+        browser.get(url + "?lang=en")
+        assert "This card is gone" in browser.find_element(By.CLASS_NAME, "verdict").text
+    finally:
+        browser.quit()
         web.stop()
         app.close()
