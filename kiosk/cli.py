@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--frames", type=int, default=450, help="render-loop frames to time")
     p.add_argument("--repeat", type=int, default=100, help="chain runs to time")
+    p.add_argument("--web", action="store_true",
+                   help="time the render loop while the booth's web server serves each take-home card to a phone "
+                        "on 127.0.0.1")
     p.set_defaults(run=_bench)
 
     p = command("soak", help="run the booth loop headless for a long time and check for leaks")
@@ -246,7 +249,7 @@ def _bench(args, config) -> int:
 
     from .tools.bench import bench, report
 
-    result = bench(config, frames=args.frames, repeat=args.repeat)
+    result = bench(config, frames=args.frames, repeat=args.repeat, web=args.web)
     print(json.dumps(result) if args.json else report(result))
     return 0
 
