@@ -4,6 +4,7 @@ caps, friendly 404s, and nothing on disk."""
 import dataclasses
 import socket
 import tempfile
+import time
 import urllib.error
 import urllib.request
 
@@ -16,6 +17,7 @@ from kiosk.booth.fonts import find_font
 from kiosk.chain import Verdict
 from kiosk.faces import FaceBox
 from kiosk.web.card import card_jpeg
+from kiosk.web import takeaway
 from kiosk.web.service import WebService
 from kiosk.web.takeaway import Cards
 
@@ -129,12 +131,18 @@ def test_a_card_expires_after_its_minutes(served):
     assert len(cards) == 0  # forgotten, not only hidden
 
 
-def test_expired_cards_are_forgotten_even_when_nobody_asks(served):
+def test_expired_cards_are_forgotten_even_when_nobody_asks(served, monkeypatch):
+    monkeypatch.setattr(takeaway, "FORGET_EVERY_S", 0.05)  # the server's own timer, every 15 s in service
     serve, shot = served
     _, cards, clock = serve(minutes=1)
     cards.add(shot)
-    clock.now += 61
-    cards.forget_expired()  # what the server's own timer calls every few seconds
+    clock.now += 59
+    time.sleep(0.5)
+    assert len(cards) == 1
+    clock.now += 1
+    deadline = time.monotonic() + 30
+    while len(cards) and time.monotonic() < deadline:  # len() forgets nothing itself: only the timer can have
+        time.sleep(0.05)
     assert len(cards) == 0 and cards.held_bytes == 0
 
 
