@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import config as config_module
 from .errors import KioskError, one_line
+from .texts import LANGUAGES
 from .training.settings import TrainSettings
 
 
@@ -65,9 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_run)
 
     p = command("screenshot", help="render one booth screen headless from the demo scene to a PNG")
-    p.add_argument("--state", choices=("idle", "live", "countdown", "result", "takeaway"), required=True,
-                   help="takeaway: the result with its take-home QR code ([web] takeaway)")
+    p.add_argument("--state", choices=("idle", "live", "hint", "countdown", "result", "result-long-text", "takeaway"),
+                   required=True, help="takeaway: the result with its take-home QR code ([web] takeaway)")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--portrait", action="store_true",
+                   help="a 1080x1920 portrait screen ([screen] rotation 90), saved upright")
+    p.add_argument("--lang", choices=LANGUAGES, default=None, help="texts language, overriding [texts] language")
     p.set_defaults(run=_screenshot)
 
     p = command("export", help="re-export the models from OUT/checkpoint.pt (e.g. in another precision)")
@@ -238,8 +242,15 @@ def _run(args, config) -> int:
 
 
 def _screenshot(args, config) -> int:
+    import dataclasses
+
     from .tools.shots import screenshot
 
+    if args.portrait:
+        config = dataclasses.replace(config, screen=dataclasses.replace(config.screen, width=1920, height=1080,
+                                                                        rotation=90))
+    if args.lang:
+        config = dataclasses.replace(config, texts=dataclasses.replace(config.texts, language=args.lang))
     print(screenshot(config, args.state, args.out))
     return 0
 

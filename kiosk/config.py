@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import texts
 from .errors import KioskError, one_line
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -22,15 +23,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 SYSTEM_CONFIG = Path("/etc/faceeva/config.toml")
 MAX_CONFIG_BYTES = 1_000_000  # a config is a few kB; a device or a huge file is a mistake
 URL = "empty or an http:// or https:// address"
-MAX_TEXT = 40  # characters of one verdict: two lines the screen can show whole, on a portrait Pi screen too
-
-SEED_RANK_TEXTS = (
-    "ㅆㅎㅌㅊ 입니다..힘내세요..",
-    "ㅎㅌㅊ 입니다..",
-    "ㅍㅌㅊ 입니다..",
-    "ㅅㅌㅊ 입니다..",
-    "ㅆㅅㅌㅊ 입니다. 축하합니다!",
-)
+MAX_TEXT = texts.MAX_VERDICT
 
 
 class ConfigError(KioskError):
@@ -88,8 +81,25 @@ class ModelsConfig:
 @dataclass(frozen=True)
 class VerdictConfig:
     rank_texts: tuple[str, ...] = option(
-        SEED_RANK_TEXTS, "Text shown for ranks 1 to 5, worst to best (exactly five strings); long ones are "
-        "wrapped onto two lines and drawn smaller.", length=5, high=MAX_TEXT)
+        (), "Text shown for ranks 1 to 5, worst to best (five strings; long ones are wrapped onto two lines and "
+        "drawn smaller); empty means [texts] rank_1 to rank_5 of the chosen language.", length=5, high=MAX_TEXT)
+
+
+def _texts_section() -> type:
+    """[texts]: the language and one override per visitor-facing text, generated from the texts table
+    so a text added there is an option here (and in the generated config.toml)."""
+    fields = [("language", str, option("ko", "Language of every text on screen and on the web pages.",
+                                       choices=texts.LANGUAGES))]
+    for key, korean in texts.KO.items():
+        most = texts.MAX_VERDICT if key in texts.RANK_KEYS else texts.MAX_LENGTH
+        fields.append((key, str, option("", f"Replaces {korean!r} (en: {texts.EN[key]!r}); empty keeps the "
+                                        "language's own.", high=most)))
+    section = dataclasses.make_dataclass("TextsConfig", fields, frozen=True)
+    section.__module__ = __name__
+    return section
+
+
+TextsConfig = _texts_section()
 
 
 @dataclass(frozen=True)
@@ -163,6 +173,9 @@ class ScreenConfig:
     fullscreen: bool = option(True, "Fill the whole screen (false is the same as --windowed).")
     rotation: int = option(0, "Rotate the picture clockwise for a portrait-mounted screen.", choices=(0, 90, 180, 270))
     mirror: bool = option(True, "Show the preview mirrored, as people expect of a mirror.")
+    fill: str = option("auto", "Crop the camera picture to fill the screen, following the face (on), or show all "
+                       "of it with black bars (off); auto: on for a portrait screen (rotation 90 or 270).",
+                       choices=("auto", "on", "off"))
     font: str = option("", "Path to a font with Hangul glyphs; empty means find an installed one "
                        "(fonts-nanum, fonts-noto-cjk).")
     allow_quit: bool = option(False, "Let Esc or Q, or closing the window, quit the booth (leave off at events).")
@@ -205,21 +218,47 @@ class ButtonConfig:
 
 
 @dataclass(frozen=True)
+class LightConfig:
+    pin: int = option(-1, "BCM pin switching a ring light or LED strip (through a relay or MOSFET) on for the "
+                      "countdown and capture; -1 for none.", low=-1, high=27)
+    when_steady: bool = option(False, "Also light up while a steady face waits for the press.")
+    active_high: bool = option(True, "The pin goes high to switch the light on (false: low, for relay boards "
+                               "that switch on low).")
+
+
+@dataclass(frozen=True)
+class BrandConfig:
+    title: str = option("", "Event title shown at the top of the idle and result screens; empty for none.",
+                        high=texts.MAX_LENGTH)
+    logo: str = option("", "PNG or JPEG logo shown beside the title; empty for none; a relative path is relative "
+                       "to this config file's folder.")
+
+
+@dataclass(frozen=True)
 class Config:
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
     verdict: VerdictConfig = field(default_factory=VerdictConfig)
+    texts: TextsConfig = field(default_factory=TextsConfig)
     photos: PhotosConfig = field(default_factory=PhotosConfig)
     web: WebConfig = field(default_factory=WebConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
     screen: ScreenConfig = field(default_factory=ScreenConfig)
     booth: BoothConfig = field(default_factory=BoothConfig)
     button: ButtonConfig = field(default_factory=ButtonConfig)
+    light: LightConfig = field(default_factory=LightConfig)
+    brand: BrandConfig = field(default_factory=BrandConfig)
 
     @property
     def models_dir(self) -> Path:
         return Path(self.models.dir) if self.models.dir else shipped_models()
+
+    @property
+    def wording(self) -> texts.Texts:
+        """Every text a visitor reads: [texts] language with its overrides, and [verdict] rank_texts."""
+        overrides = {k: v for k, v in dataclasses.asdict(self.texts).items() if k != "language"}
+        return texts.Texts.of(self.texts.language, overrides, self.verdict.rank_texts)
 
 
 def shipped_models() -> Path:
@@ -246,9 +285,14 @@ def load(path: Path | str | None = None, overrides: dict[str, dict[str, Any]] | 
     for section, values in (overrides or {}).items():
         document.setdefault(section, {}).update(values)
     config = from_dict(document, str(path or "built-in defaults"))
-    if path is not None and config.models.dir and not Path(config.models.dir).is_absolute():
-        models = dataclasses.replace(config.models, dir=str(path.resolve().parent / config.models.dir))
-        config = dataclasses.replace(config, models=models)  # relative to the config file, not the cwd
+    if path is not None:  # paths relative to the config file, not the cwd
+        here = path.resolve().parent
+        if config.models.dir and not Path(config.models.dir).is_absolute():
+            config = dataclasses.replace(config, models=dataclasses.replace(config.models,
+                                                                            dir=str(here / config.models.dir)))
+        if config.brand.logo and not Path(config.brand.logo).is_absolute():
+            config = dataclasses.replace(config, brand=dataclasses.replace(config.brand,
+                                                                           logo=str(here / config.brand.logo)))
     return config
 
 
@@ -277,6 +321,9 @@ def check_files(config: Config, source: str) -> None:
     if font and not Path(font).is_file():
         raise ConfigError(f"{source}: [screen] font = {font!r} is not a file; give a .ttf/.ttc with Korean, "
                           "or leave it empty to find an installed one (fonts-nanum)")
+    logo = config.brand.logo
+    if logo and not Path(logo).is_file():
+        raise ConfigError(f"{source}: [brand] logo = {logo!r} is not a file; give a PNG or JPEG, or leave it empty")
     if config.models.dir and not (Path(config.models.dir) / "manifest.json").is_file():
         raise ConfigError(f"{source}: [models] dir = {config.models.dir!r} holds no manifest.json; "
                           "leave it empty for the shipped models")
@@ -303,10 +350,18 @@ def _check_together(config: Config, source: str) -> None:
         if s.min_face > s.max_face:
             raise ConfigError(f"{source}: [{name}] min_face = {s.min_face} is larger than max_face = {s.max_face}; "
                               "min_face must not exceed max_face")
+    for key, value in dataclasses.asdict(config.texts).items():
+        wrong = value and key != "language" and texts.problem(key, value)
+        if wrong:
+            raise ConfigError(f"{source}: [texts] {key} = {value!r} is {wrong}; e.g. {texts.KO[key]!r}")
     b = config.button
     if b.gpio and b.led_pin == b.pin:
         raise ConfigError(f"{source}: [button] led_pin = {b.led_pin} is the button's pin; "
                           "wire the LED to another pin, or set led_pin = -1")
+    light = config.light.pin
+    if light >= 0 and light in ((b.pin, b.led_pin) if b.gpio else (b.led_pin,)):
+        raise ConfigError(f"{source}: [light] pin = {light} is already the button's or its LED's pin; "
+                          "wire the light to another pin, or set pin = -1")
 
 
 def _section(cls: type, name: str, values: dict[str, Any], source: str):
@@ -334,7 +389,7 @@ def _check(f: dataclasses.Field, where: str, value: Any, source: str) -> Any:
     if kind is tuple:
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
             raise fail()
-        if meta["length"] is not None and len(value) != meta["length"]:
+        if meta["length"] is not None and len(value) != meta["length"] and not (not value and f.default == ()):
             raise fail()
         if meta["high"] is not None and any(len(v) > meta["high"] for v in value):
             raise fail()
@@ -345,6 +400,8 @@ def _check(f: dataclasses.Field, where: str, value: Any, source: str) -> Any:
         if meta["kind"] == "an absolute path" and not value.startswith("/"):
             raise fail()
         if meta["kind"] == URL and value and not value.startswith(("http://", "https://")):
+            raise fail()
+        if meta["high"] is not None and len(value) > meta["high"]:
             raise fail()
         return value
     # Numbers: TOML ints are fine where floats are asked for, bools are not numbers here.
@@ -368,11 +425,12 @@ def describe(f: dataclasses.Field) -> str:
     if kind is tuple:
         n, most = meta["length"], meta["high"]
         strings = f"{n} non-empty strings" if n else "non-empty strings"
-        return f"a list of {strings}" + (f" of at most {most} characters" if most else "")
+        return (f"a list of {strings}" + (f" of at most {most} characters" if most else "")
+                + (", or [] for none" if n and f.default == () else ""))
     if meta["choices"]:
         return "one of " + ", ".join(f'"{c}"' if isinstance(c, str) else str(c) for c in meta["choices"])
     if kind is str:
-        return meta["kind"] or "a string"
+        return meta["kind"] or ("a string" + (f" of at most {meta['high']} characters" if meta["high"] else ""))
     noun = "a whole number" if kind is int else "a number"
     if meta["low"] is not None and meta["high"] is not None:
         return f"{noun} from {meta['low']} to {meta['high']}"

@@ -47,7 +47,7 @@ class PhotoResult:
 class PhotoScorer:
     def __init__(self, config: Config):
         self.config = config
-        self.chain = Chain(config.models_dir, config.verdict.rank_texts, config.models.threads)
+        self.chain = Chain(config.models_dir, config.wording.rank_texts, config.models.threads)
         self.detector = FaceDetector(config.detection)
 
     def score_file(self, path: str, transform=None) -> PhotoResult:

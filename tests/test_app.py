@@ -34,7 +34,7 @@ def test_gpio_press_leads_to_a_result_with_the_real_models(booth_app, photo_dir)
     step_until(app, lambda: app.phase is Phase.RESULT)
     waited_ms = (time.monotonic() - pressed) * 1000
     v = app.verdict
-    assert v.gender == "woman" and v.rank in range(1, 6) and v.text == Config().verdict.rank_texts[v.rank - 1]
+    assert v.gender == "woman" and v.rank in range(1, 6) and v.text == Config().wording.rank_texts[v.rank - 1]
     [visit] = visits
     assert visit.outcome == "result" and (visit.rank, visit.gender, visit.score) == (v.rank, v.gender, v.score)
     assert 0 < visit.press_to_end_ms <= waited_ms  # measured from the press, whatever the machine's speed
@@ -145,15 +145,15 @@ def test_captures_stay_in_memory_unless_the_operator_turns_saving_on(booth_app, 
 
 
 def test_hangul_self_test_passes_with_the_installed_font_and_fails_without():
-    from kiosk.booth import texts
+    from kiosk.texts import Texts
 
-    font = checked_font("", texts.all_texts())
+    font = checked_font("", Texts.of().all())
     assert missing_glyphs(font, ["가나다 ★"]) == ""
     import pygame
 
     latin_only = os.path.join(os.path.dirname(pygame.__file__), "freesansbold.ttf")
     with pytest.raises(FontError, match="lacks glyphs.*apt install fonts-nanum"):
-        checked_font(latin_only, texts.all_texts())
+        checked_font(latin_only, Texts.of().all())
     with pytest.raises(FontError, match="file not found"):
         find_font("/nonexistent/font.ttf")
 

@@ -4,7 +4,9 @@ import dataclasses
 
 import pytest
 
-from kiosk.booth import texts
+from kiosk.texts import Texts
+
+WORDS = Texts.of()
 from kiosk.booth.flow import Booth, Event, Phase
 from kiosk.chain import Verdict
 from kiosk.config import BoothConfig
@@ -53,7 +55,7 @@ def test_no_steady_single_face_at_capture_gives_a_message_then_live(face):
     b = booth(countdown_s=2, message_s=3)
     b.update(0.0, STEADY, True, True)
     assert b.update(2.0, face, False, True) == [Event.CAPTURE_FAILED]
-    assert b.phase is Phase.MESSAGE and b.message == texts.CAPTURE_FAILED[face]
+    assert b.phase is Phase.MESSAGE and b.message == WORDS.capture_failed(face)
     b.update(4.9, face, False, True)
     assert b.phase is Phase.MESSAGE
     b.update(5.0, face, False, True)
@@ -77,7 +79,7 @@ def test_failed_scoring_shows_a_message():
     b = booth(countdown_s=0)
     b.update(0.0, STEADY, True, True)
     assert b.scored(None, 0.5) == [Event.SCORING_FAILED]
-    assert b.phase is Phase.MESSAGE and b.message == texts.SCORING_FAILED
+    assert b.phase is Phase.MESSAGE and b.message == WORDS["scoring_failed"]
 
 
 def test_idle_after_no_faces_and_back_on_a_face():
@@ -103,7 +105,7 @@ def test_press_on_idle_starts_a_countdown_once_the_visitor_stands_still():
 def test_a_press_without_a_steady_single_face_shows_the_hint_and_waits_for_one(face):
     b = booth(countdown_s=3, press_wait_s=5)
     assert b.update(1.0, face, True, True) == [Event.WAITING]  # no countdown that must fail
-    assert b.phase is Phase.WAITING and b.hint(face) == texts.HINTS[face]
+    assert b.phase is Phase.WAITING and b.hint(face) == WORDS.hint(face)
     assert b.update(3.0, face, False, True) == []
     assert b.update(3.5, STEADY, False, True) == [Event.COUNTDOWN]  # steady within the wait: go
     b = booth(countdown_s=3, press_wait_s=5)
@@ -116,7 +118,7 @@ def test_the_hint_stays_during_the_countdown():
     b = booth(countdown_s=3)
     b.update(1.0, STEADY, True, True)
     assert b.phase is Phase.COUNTDOWN
-    assert b.hint(STEADY) == texts.AUTO_READY and b.hint(MOVING) == texts.HINTS[MOVING]
+    assert b.hint(STEADY) == WORDS["auto_ready"] and b.hint(MOVING) == WORDS.hint(MOVING)
 
 
 def test_auto_trigger_fires_once_per_steady_face():
@@ -131,17 +133,17 @@ def test_auto_trigger_fires_once_per_steady_face():
     assert Event.CAPTURE in b.update(12.0, STEADY, False, True)
 
 
-@pytest.mark.parametrize("trigger, after_result", [("auto", texts.AUTO_AGAIN), ("both", texts.HINTS[STEADY])])
+@pytest.mark.parametrize("trigger, after_result", [("auto", WORDS["auto_again"]), ("both", WORDS.hint(STEADY))])
 def test_the_live_hint_says_what_a_still_face_gets_after_an_auto_result(trigger, after_result):
     b = booth(trigger=trigger, countdown_s=0)
-    assert b.hint(STEADY) == texts.AUTO_READY  # armed: holding still starts it
+    assert b.hint(STEADY) == WORDS["auto_ready"]  # armed: holding still starts it
     b.update(1.0, STEADY, False, True)
     b.scored(VERDICT, 1.1)
     b.update(9.5, STEADY, False, True)  # result over, the same person still there
     assert b.phase is Phase.LIVE and b.hint(STEADY) == after_result  # not "hold still" forever
     b.update(10.0, NONE, False, True)
-    assert b.hint(NONE) == texts.HINTS[NONE] and b.hint(STEADY) == texts.AUTO_READY  # armed again
-    assert booth(trigger="button").hint(STEADY) == texts.HINTS[STEADY]
+    assert b.hint(NONE) == WORDS.hint(NONE) and b.hint(STEADY) == WORDS["auto_ready"]  # armed again
+    assert booth(trigger="button").hint(STEADY) == WORDS.hint(STEADY)
 
 
 def test_button_only_ignores_steady_faces_and_auto_only_ignores_presses():
@@ -160,7 +162,7 @@ def test_camera_loss_interrupts_a_countdown_and_recovers():
     b = booth(countdown_s=3)
     b.update(0.0, STEADY, True, True)
     assert b.update(1.0, STEADY, False, camera_ok=False) == [Event.CAMERA_LOST]
-    assert b.phase is Phase.NO_CAMERA and b.message == texts.CAMERA_LOST
+    assert b.phase is Phase.NO_CAMERA and b.message == WORDS["camera_lost"]
     assert b.update(60.0, NONE, False, camera_ok=True) == [Event.CAMERA_BACK]
     assert b.phase is Phase.LIVE  # and not straight to idle after the long outage
     b.update(61.0, NONE, False, True)
@@ -183,7 +185,7 @@ def test_a_result_times_out_while_the_camera_is_down():
     b.scored(VERDICT, 0.5)
     assert b.update(3.0, NONE, False, camera_ok=False) == [] and b.phase is Phase.RESULT
     assert b.update(8.5, NONE, False, camera_ok=False) == [Event.CAMERA_LOST]
-    assert b.phase is Phase.NO_CAMERA and b.message == texts.CAMERA_LOST
+    assert b.phase is Phase.NO_CAMERA and b.message == WORDS["camera_lost"]
     b = booth(countdown_s=0)  # a press on the result does the same at once
     b.update(0.0, STEADY, True, True)
     b.scored(VERDICT, 0.5)

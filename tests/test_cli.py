@@ -22,3 +22,10 @@ def test_demo_and_camera_together_are_refused_not_one_silently_ignored(capsys, t
         build_parser().parse_args(["run", "--demo", "--camera", str(tmp_path)])
     assert exit_.value.code == 2
     assert "--camera" in capsys.readouterr().err
+
+
+def test_export_from_a_fresh_clone_says_where_the_checkpoint_comes_from(capsys, tmp_path):
+    pytest.importorskip("torch")  # the training extra
+    assert main(["export", str(tmp_path), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "checkpoint.pt: no checkpoint" in err and "kiosk train" in err

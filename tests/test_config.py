@@ -90,8 +90,31 @@ def _error(path):
 
 
 def test_seed_texts_are_the_default_rank_texts():
-    assert config.Config().verdict.rank_texts[0] == "ㅆㅎㅌㅊ 입니다..힘내세요.."
-    assert config.Config().verdict.rank_texts[4] == "ㅆㅅㅌㅊ 입니다. 축하합니다!"
+    assert config.Config().wording.rank_texts[0] == "ㅆㅎㅌㅊ 입니다..힘내세요.."
+    assert config.Config().wording.rank_texts[4] == "ㅆㅅㅌㅊ 입니다. 축하합니다!"
+
+
+def test_english_set_and_single_overrides_and_the_older_rank_texts(tmp_path):
+    from kiosk.texts import EN, KO
+
+    assert set(EN) == set(KO)  # every text has both languages
+    english = config.load(write(tmp_path, '[texts]\nlanguage = "en"\nhint_none = "Come closer!"\n')).wording
+    assert english["hint_steady"] == EN["hint_steady"] and english["hint_none"] == "Come closer!"
+    assert english.rank_texts == tuple(EN[f"rank_{n}"] for n in range(1, 6))
+    softer = config.load(write(tmp_path, '[texts]\nrank_1 = "다음엔 더 잘 나올 거예요"\n')).wording
+    assert softer.rank_texts[0] == "다음엔 더 잘 나올 거예요" and softer.rank_texts[1] == KO["rank_2"]
+    older = config.load(write(tmp_path, '[verdict]\nrank_texts = ["a", "b", "c", "d", "e"]\n')).wording
+    assert older.rank_texts == ("a", "b", "c", "d", "e")
+    assert english.score_line("woman", 3.14, 4) == "woman · score 3.14 / 5 · ★★★★☆"
+
+
+def test_the_notice_says_what_is_kept_and_who_decides():
+    from kiosk.texts import Texts
+
+    words = Texts.of("en")
+    assert words.notice(auto=False, captures_saved=False) == ("A camera and an AI estimate gender and a score · "
+                                                              "no photo is stored · only when you press the button")
+    assert "saved on this booth" in words.notice(False, True) and "holding still" in words.notice(True, False)
 
 
 def test_values_are_read_and_ints_accepted_for_floats(tmp_path):
@@ -119,6 +142,14 @@ def test_unknown_section(tmp_path):
     ("[detection]\nmin_neighbors = true\n", "a whole number"),
     ("[models]\ndir = 3\n", "a string"),
     ("[verdict]\nrank_texts = [\"a\", \"b\"]\n", "a list of 5 non-empty strings"),
+    ("[texts]\nlanguage = \"fr\"\n", 'one of "ko", "en"'),
+    ("[texts]\nhint_none = \"" + "x" * 61 + "\"\n", "[texts] hint_none"),
+    ("[texts]\nrank_2 = \"" + "x" * 41 + "\"\n", "at most 40 characters"),
+    ("[texts]\nscore_line = \"{points}\"\n", "not a template of {gender}, {score:.2f} and {stars}"),
+    ("[texts]\nhint_nobody = \"hi\"\n", "did you mean 'hint_none'"),
+    ("[screen]\nfill = \"yes\"\n", 'one of "auto", "on", "off"'),
+    ("[light]\npin = 17\n", "[light] pin = 17 is already the button's"),
+    ("[brand]\ntitle = \"" + "x" * 61 + "\"\n", "[brand] title"),
     ("[verdict]\nrank_texts = [\"a\", \"b\", \"c\", \"d\", \"" + "e" * 41 + "\"]\n", "of at most 40 characters"),
     ("[detection]\nscale_factor = nan\n", "a number from 1.01"),
 ])

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from kiosk.booth import texts
+from kiosk.texts import Texts
 from kiosk.booth.flow import Phase
 from kiosk.chain import ModelError
 from kiosk.booth.stability import FaceState
@@ -46,7 +46,7 @@ def test_inference_failure_gives_a_message_and_returns_to_live(booth_app, photo_
 
     pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_SPACE))
     step_until(app, lambda: app.phase is Phase.MESSAGE)
-    assert app.message == texts.SCORING_FAILED
+    assert app.message == Texts.of()["scoring_failed"]
     step_until(app, lambda: app.phase is Phase.LIVE)
 
 

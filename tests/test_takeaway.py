@@ -16,6 +16,7 @@ from kiosk.booth.app import Shot
 from kiosk.booth.fonts import find_font
 from kiosk.chain import Verdict
 from kiosk.faces import FaceBox
+from kiosk.texts import Texts
 from kiosk.web.card import card_jpeg
 from kiosk.web import takeaway
 from kiosk.web.service import WebService
@@ -49,7 +50,7 @@ def served(astronaut_bgr, tmp_path, monkeypatch):
         clock = Clock()
         font = find_font()
         cards = Cards(minutes * 60.0, max_cards, max_bytes,
-                      lambda shot: card_jpeg(shot.image, shot.box, shot.verdict, font), clock)
+                      lambda shot: card_jpeg(shot.image, shot.box, shot.verdict, font, Texts.of()), clock)
         web = WebService(web_config(upload=False), cards=cards).start()
         started.append(web)
         return f"http://127.0.0.1:{web.port}", cards, clock

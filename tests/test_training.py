@@ -68,7 +68,7 @@ def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, a
     assert code == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["training"]["train_faces"] == 10 and manifest["preprocess"]["input_size"] == 224
-    chain = Chain(out, Config().verdict.rank_texts)  # hashes checked, interpreters allocated
+    chain = Chain(out, Config().wording.rank_texts)  # hashes checked, interpreters allocated
     crop = cv2.resize(astronaut_bgr, (224, 224))[:, :, ::-1]
     v = chain.score(np.ascontiguousarray(crop))
     assert 0 <= v.p_woman <= 1 and v.rank in range(1, 6) and np.isfinite(v.score)

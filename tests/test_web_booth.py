@@ -4,7 +4,6 @@ import dataclasses
 import logging
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -136,7 +135,7 @@ def test_each_result_shows_the_qr_code_of_its_take_home_card_made_off_the_render
 
     def compose(shot):
         made_on.append(threading.current_thread().name)
-        return card_jpeg(shot.image, shot.box, shot.verdict, app.font)
+        return card_jpeg(shot.image, shot.box, shot.verdict, app.font, app.words)
 
     config = web_config(takeaway=True, upload=False)
     app = headless_app(config, countdown_s=0, result_s=2.0)
@@ -183,7 +182,7 @@ def test_no_qr_code_without_take_home(tmp_path):
 def test_a_phone_reads_the_qr_code_off_the_screen_opens_the_card_downloads_it_and_deletes_it(tmp_path, monkeypatch):
     """The whole take-home path as a visitor meets it: the demo booth's result screen, its QR code
     decoded from the screen's pixels, the card in a real browser, Download, Delete now. With
-    FACEEVA_SHOTS=DIR the result screen and the card page are saved there (the README's pictures)."""
+    FACEEVA_SHOTS=DIR the card page is saved there (the README's picture)."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
@@ -204,8 +203,6 @@ def test_a_phone_reads_the_qr_code_off_the_screen_opens_the_card_downloads_it_an
         screen = app.save_screen(tmp_path / "result.png")
         url = read_qr(screen)
         assert url.startswith(f"http://127.0.0.1:{web.port}/card/"), url
-        if shots:
-            shutil.copy(screen, os.path.join(shots, "result-takeaway.png"))
 
         browser.get(url + "?lang=ko")
         assert browser.find_element(By.CLASS_NAME, "verdict").text == app.verdict.text

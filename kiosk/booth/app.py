@@ -21,7 +21,6 @@ from typing import Callable
 import numpy as np
 import pygame
 
-from . import texts
 from .flow import Booth, Event, Phase
 from .button import PRESS, GpioButton
 from ..cameras import Frame, open_camera
@@ -31,13 +30,14 @@ from ..config import Config
 from ..errors import KioskError, one_line
 from ..faces import Detection, FaceBox, FaceDetector, FaceStatus, crop_face
 from .feed import CameraFeed
+from .light import FaceLight
 from .live import LiveDetector
 from .fonts import checked_font
 from .notify import Notifier
 from .qr import QrCode
-from .screen import Renderer, Scene
+from .screen import Look, Renderer, Scene
 from .stability import FaceState, SteadyTracker
-from .view import View
+from .view import Framing, View
 from .worker import LatestWorker
 
 log = logging.getLogger("kiosk")
@@ -101,8 +101,9 @@ class App:
                  headless: bool = False):
         self.config = config
         # Start-up checks first, cheapest and most likely to fail first; each raises one clear line.
-        self.font = checked_font(config.screen.font, texts.all_texts(config.verdict.rank_texts))
-        self.chain = Chain(config.models_dir, config.verdict.rank_texts, config.models.threads)
+        self.words = config.wording
+        self.font = checked_font(config.screen.font, self.words.all() + [config.brand.title])
+        self.chain = Chain(config.models_dir, self.words.rank_texts, config.models.threads)
         self.detector = LiveDetector(FaceDetector(config.detection), config.live)
         c = config.camera
         try:
@@ -117,7 +118,11 @@ class App:
             pygame.display.quit()
             raise KioskError(problem)
         self._hide_cursor()
+        self.look = Look(self.words, self.words.notice(config.booth.trigger != "button", config.booth.save_captures),
+                         config.brand.title, load_logo(config.brand.logo))
         self.button = GpioButton(config.button)
+        self.light = FaceLight(config.light)
+        self.framing = Framing()
         self.view: View | None = None
         self.renderer = None
         self._ensure_renderer(c.width, c.height)
@@ -128,7 +133,7 @@ class App:
         self.score_worker = LatestWorker("score", self._score)
         b = config.booth
         self.tracker = SteadyTracker(b.steady_s, b.steady_min_overlap, b.steady_max_size_change)
-        self.booth = Booth(b, time.monotonic())
+        self.booth = Booth(b, time.monotonic(), self.words)
         self.recent: deque[Seen] = deque(maxlen=b.capture_frames)
         self.seen: Seen | None = None
         self.frame_seq = 0
@@ -142,6 +147,7 @@ class App:
         self._scoring_error = ""
         self._offer: Callable[[Shot], str] | None = None  # the web's take-home cards, when served
         self._takeaway: QrCode | None = None  # for the result on screen
+        self._takeaway_note = self.words["takeaway_note"].format(minutes=config.web.takeaway_minutes)
 
     def _open_display(self, windowed: bool):
         s = self.config.screen
@@ -212,11 +218,16 @@ class App:
         return str(self.chain.runtime)
 
     def save_screen(self, out: Path) -> Path:
-        """Draw the current screen and save it as a PNG (screenshots)."""
-        self.render(time.monotonic())
+        """Draw the current screen and save it as a PNG, as the display gets it (turned for a portrait
+        mounting)."""
+        self.render_now()
         out.parent.mkdir(parents=True, exist_ok=True)
         pygame.image.save(self.display, str(out))
         return out
+
+    def render_now(self) -> None:
+        """Draw the current state now (between steps)."""
+        self.render(time.monotonic())
 
     def press(self) -> None:
         """The visitor presses the button; safe from any thread, taken by the next step."""
@@ -286,6 +297,7 @@ class App:
         for event in events:
             self._react(event, now, face)
         self.button.ready_light(self.booth.phase is Phase.LIVE and face is FaceState.STEADY)
+        self.light.follow(self.booth.phase, face)
         self.render(now)
         # Something is on screen now, camera or not: systemd may count the booth as started.
         status = (f"booth running, camera {self.feed.camera_name}" if camera_ok
@@ -373,13 +385,18 @@ class App:
         if showing is not None:
             self._ensure_renderer(showing.image.shape[1], showing.image.shape[0])
         result_box = self.captured.detection.chosen if self.captured else None
+        if phase in (Phase.SCORING, Phase.RESULT):
+            focus = result_box
+        else:
+            focus = self.seen.detection.chosen if self.seen and self.seen.detection.faces else None
+        self.renderer.base = self.framing.follow(self.view, focus)
         scene = Scene(phase, None if showing is None else showing.image,
                       self.seen.detection if self.seen else None, self.tracker.state,
                       self.booth.countdown_left(now) if phase is Phase.COUNTDOWN else 0,
                       self.booth.message, self.booth.verdict, result_box, self.booth.auto_starts,
                       self.booth.hint(self.tracker.state), now - self.booth.since,
                       self._takeaway if phase is Phase.RESULT else None,
-                      texts.TAKEAWAY_NOTE.format(minutes=self.config.web.takeaway_minutes))
+                      self._takeaway_note)
         self.renderer.draw(scene)
         pygame.display.flip()
 
@@ -388,8 +405,10 @@ class App:
         if self.view is None or (self.view.frame_w, self.view.frame_h) != (w, h):
             s = self.config.screen
             dw, dh = self.display.get_size()
-            self.view = View(w, h, dw, dh, s.rotation, s.mirror)
-            self.renderer = Renderer(self.display, self.view, self.font)
+            fill = s.fill == "on" or (s.fill == "auto" and s.rotation in (90, 270))
+            self.view = View(w, h, dw, dh, s.rotation, s.mirror, fill)
+            self.framing = Framing()
+            self.renderer = Renderer(self.display, self.view, self.font, self.look)
 
     def close(self) -> None:
         """Release the camera first (the next booth process needs it), then the rest."""
@@ -398,7 +417,18 @@ class App:
         self.detect_worker.close()
         self.score_worker.close()
         self.button.close()
+        self.light.close()
         pygame.display.quit()
+
+
+def load_logo(path: str) -> pygame.Surface | None:
+    """The event's logo ([brand] logo), or None; a file pygame cannot read is one clear line."""
+    if not path:
+        return None
+    try:
+        return pygame.image.load(path).convert_alpha()  # any PNG depth; smoothscale needs 32-bit
+    except (pygame.error, OSError, ValueError) as exc:
+        raise KioskError(f"[brand] logo = {path!r}: cannot read the image ({one_line(exc)}); give a PNG or JPEG")
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from typing import Callable
 
 import pygame
 
@@ -26,22 +27,10 @@ class GpioButton:
         if not settings.gpio:
             self.problem = "GPIO button off in config"
             return
-        # gpiozero warns once per pin library it tries and does not find (8 lines off a Pi): kept
-        # for the debug log, and one line said instead if none is found.
-        with warnings.catch_warnings(record=True) as tried:
-            warnings.simplefilter("always")
-            try:
-                self._claim(settings)
-            except Exception as exc:  # ImportError, GPIOPinInUse, BadPinFactory, PinInvalidPin, ...
-                if type(exc).__name__ == "BadPinFactory":
-                    self.problem = NO_GPIO
-                    log.warning("%s", NO_GPIO)
-                else:
-                    self.problem = f"GPIO{settings.pin}: {type(exc).__name__}: {exc}"
-                    log.warning("GPIO button unavailable (%s); keyboard and touch still work", self.problem)
-                self.close()
-        for warning in tried:
-            log.debug("gpiozero: %s", warning.message)
+        self.problem = claim(lambda: self._claim(settings), f"GPIO{settings.pin}",
+                             "GPIO button unavailable (%s); keyboard and touch still work")
+        if self.problem:
+            self.close()
 
     def _claim(self, settings: ButtonConfig) -> None:
         from gpiozero import LED, Button
@@ -60,3 +49,24 @@ class GpioButton:
             if device is not None:
                 device.close()
         self.button = self.led = None
+
+
+def claim(open_pins: Callable[[], None], pin: str, unavailable: str) -> str:
+    """Run `open_pins` (gpiozero devices); the problem in one line, or "" when they work. gpiozero
+    warns once per pin library it tries and does not find (8 lines off a Pi): kept for the debug
+    log, and one line said instead if none is found."""
+    problem = ""
+    with warnings.catch_warnings(record=True) as tried:
+        warnings.simplefilter("always")
+        try:
+            open_pins()
+        except Exception as exc:  # ImportError, GPIOPinInUse, BadPinFactory, PinInvalidPin, ...
+            if type(exc).__name__ == "BadPinFactory":
+                problem = NO_GPIO
+                log.warning("%s", NO_GPIO)
+            else:
+                problem = f"{pin}: {type(exc).__name__}: {exc}"
+                log.warning(unavailable, problem)
+    for warning in tried:
+        log.debug("gpiozero: %s", warning.message)
+    return problem

@@ -16,10 +16,10 @@ from __future__ import annotations
 import enum
 import math
 
-from . import texts
 from ..chain import Verdict
 from ..config import BoothConfig
 from .stability import FaceState
+from ..texts import Texts
 
 
 class Phase(enum.Enum):
@@ -48,8 +48,9 @@ class Event(enum.Enum):
 
 
 class Booth:
-    def __init__(self, settings: BoothConfig, now: float):
+    def __init__(self, settings: BoothConfig, now: float, words: Texts | None = None):
         self.settings = settings
+        self.words = words or Texts.of()
         self.phase = Phase.LIVE
         self.since = now
         self.last_face = now
@@ -69,13 +70,14 @@ class Booth:
     def hint(self, face: FaceState) -> str:
         """What the live screen tells the visitor, true to the trigger: after an automatic capture a
         still face starts nothing until it moves or leaves."""
+        w = self.words
         if self.phase is Phase.COUNTDOWN:
-            return texts.AUTO_READY if face is FaceState.STEADY else texts.HINTS[face]
+            return w["auto_ready"] if face is FaceState.STEADY else w.hint(face)
         if face is FaceState.STEADY and self.auto_starts:
             if self.armed:
-                return texts.AUTO_READY
-            return texts.HINTS[face] if self.button_starts else texts.AUTO_AGAIN
-        return texts.HINTS[face]
+                return w["auto_ready"]
+            return w.hint(face) if self.button_starts else w["auto_again"]
+        return w.hint(face)
 
     def _go(self, phase: Phase, now: float, event: Event, message: str = "") -> None:
         self.phase, self.since, self.message = phase, now, message
@@ -95,7 +97,7 @@ class Booth:
         if not camera_ok:
             # A result being looked at stays until its time is up; nothing else waits for frames.
             if result_over or phase not in (Phase.NO_CAMERA, Phase.SCORING, Phase.RESULT):
-                self._go(Phase.NO_CAMERA, now, Event.CAMERA_LOST, texts.CAMERA_LOST)
+                self._go(Phase.NO_CAMERA, now, Event.CAMERA_LOST, self.words["camera_lost"])
             return self._happened()
         if phase is Phase.NO_CAMERA:
             self._go(Phase.LIVE, now, Event.CAMERA_BACK)
@@ -135,9 +137,9 @@ class Booth:
 
         if self.phase is Phase.COUNTDOWN and now - self.since >= s.countdown_s:
             if face is FaceState.STEADY:
-                self._go(Phase.SCORING, now, Event.CAPTURE, texts.SCORING)
+                self._go(Phase.SCORING, now, Event.CAPTURE, self.words["scoring"])
             else:
-                self._go(Phase.MESSAGE, now, Event.CAPTURE_FAILED, texts.CAPTURE_FAILED[face])
+                self._go(Phase.MESSAGE, now, Event.CAPTURE_FAILED, self.words.capture_failed(face))
         return self._happened()
 
     def _press(self, now: float, face: FaceState) -> None:
@@ -157,7 +159,7 @@ class Booth:
         if self.phase is Phase.SCORING:
             self.verdict = verdict
             if verdict is None:
-                self._go(Phase.MESSAGE, now, Event.SCORING_FAILED, texts.SCORING_FAILED)
+                self._go(Phase.MESSAGE, now, Event.SCORING_FAILED, self.words["scoring_failed"])
             else:
                 self._go(Phase.RESULT, now, Event.RESULT)
         return self._happened()

@@ -62,7 +62,7 @@ def bench_detect(config: Config, scenes: list[np.ndarray]) -> tuple[dict, dict]:
 
 
 def bench_chain(config: Config, crop: np.ndarray, repeat: int) -> dict:
-    chain = Chain(config.models_dir, config.verdict.rank_texts, threads=1)
+    chain = Chain(config.models_dir, config.wording.rank_texts, threads=1)
     for _ in range(5):
         chain.score(crop)
     return dict(_stats(_timed(lambda: chain.score(crop), repeat)), runtime=str(chain.runtime),

@@ -11,7 +11,6 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from ..booth import texts
 from ..config import Config
 from ..errors import one_line
 
@@ -51,7 +50,7 @@ def check_models(config: Config) -> tuple[bool, str]:
 def check_font(config: Config) -> tuple[bool, str]:
     from ..booth.fonts import checked_font
 
-    font = checked_font(config.screen.font, texts.all_texts(config.verdict.rank_texts))
+    font = checked_font(config.screen.font, config.wording.all() + [config.brand.title])
     return True, f"{font.path} has every Hangul glyph the booth shows"
 
 
@@ -99,11 +98,19 @@ def check_display(_: Config, headless: bool = False) -> tuple[bool, str]:
 
 
 def check_gpio(config: Config) -> tuple[bool, str]:
-    b = config.button
+    b, pin = config.button, config.light.pin
+    light = _check_light(config) if pin >= 0 else (True, "")
     if not b.gpio:
-        return True, "GPIO button off in config; keyboard and touch only"
+        button = True, "GPIO button off in config; keyboard and touch only"
+    else:
+        button = _check_button(config)
+    return button[0] and light[0], "; ".join(detail for _, detail in (button, light) if detail)
+
+
+def _check_button(config: Config) -> tuple[bool, str]:
     from ..booth.button import GpioButton
 
+    b = config.button
     button = GpioButton(b)
     try:
         if button.button is None:
@@ -111,6 +118,18 @@ def check_gpio(config: Config) -> tuple[bool, str]:
         return True, f"button on GPIO{b.pin} claimed ({'pull-up' if b.pull_up else 'pull-down'})"
     finally:
         button.close()
+
+
+def _check_light(config: Config) -> tuple[bool, str]:
+    from ..booth.light import FaceLight
+
+    light = FaceLight(config.light)
+    try:
+        if light.device is None:
+            return False, f"face light: {light.problem}"
+        return True, f"face light on GPIO{config.light.pin} claimed"
+    finally:
+        light.close()
 
 
 def check_combinations(_: Config) -> tuple[bool, str]:

@@ -178,7 +178,7 @@ def fit_verdict_scale(folder: Path, config: Config, train: Faces, val: Faces | N
 
     from ..chain import Chain
 
-    chain = Chain(folder, config.verdict.rank_texts)
+    chain = Chain(folder, config.wording.rank_texts)
 
     def raw(faces: Faces) -> tuple[np.ndarray, np.ndarray]:
         out = [chain.predict([crop]) for crop in faces.crops]
@@ -274,7 +274,11 @@ def export_checkpoint(out: Path, data: Path, precision: str, config: Config) -> 
 
     from .backbone import FaceNet, mobilenet_v2_features
 
-    saved = torch.load(out / "checkpoint.pt", map_location="cpu")
+    checkpoint = out / "checkpoint.pt"
+    if not checkpoint.is_file():
+        raise KioskError(f"{checkpoint}: no checkpoint; `kiosk train DATA --out {out}` writes one (it is not kept "
+                         "in git), or pass --out with the folder of a training run")
+    saved = torch.load(checkpoint, map_location="cpu")
     manifest, t = saved["manifest"], saved["manifest"]["training"]
     net = FaceNet(mobilenet_v2_features(), t["frozen_blocks"])
     net.load_state_dict(saved["state"])

@@ -8,9 +8,9 @@ import io
 import cv2
 from PIL import Image, ImageDraw, ImageFont
 
-from ..booth import texts
 from ..booth.fonts import FontFile
 from ..booth.screen import wrap
+from ..texts import Texts
 
 CARD_WIDTH = 1080  # a phone screen's width; a bigger camera frame is shrunk to it
 BACKGROUND = (20, 24, 31)  # the web pages' dark background
@@ -19,8 +19,9 @@ BOX_BGR = (255, 205, 110)  # the same colour on the BGR frame
 QUALITY = 88
 
 
-def card_jpeg(image_bgr, box, verdict, font: FontFile) -> bytes:
-    """The card for `verdict` with `box` (frame pixels) drawn on `image_bgr`; the frame is not changed."""
+def card_jpeg(image_bgr, box, verdict, font: FontFile, words: Texts) -> bytes:
+    """The card for `verdict` with `box` (frame pixels) drawn on `image_bgr`, in the booth's `words`;
+    the frame is not changed."""
     k = min(1.0, CARD_WIDTH / image_bgr.shape[1])
     picture = cv2.resize(image_bgr, None, fx=k, fy=k, interpolation=cv2.INTER_AREA) if k < 1 else image_bgr.copy()
     x, y, w, h = (round(v * k) for v in (box.x, box.y, box.w, box.h))
@@ -28,11 +29,10 @@ def card_jpeg(image_bgr, box, verdict, font: FontFile) -> bytes:
     width = picture.shape[1]
     sizes = {"big": round(width * 0.06), "mid": round(width * 0.04), "small": round(width * 0.026)}
     faces = {name: ImageFont.truetype(font.path, px, index=font.index) for name, px in sizes.items()}
-    line = texts.SCORE_LINE.format(gender=texts.GENDER[verdict.gender], score=verdict.score,
-                                   stars=texts.stars(verdict.rank))
+    line = words.score_line(verdict.gender, verdict.score, verdict.rank)
     fits = lambda part: faces["big"].getlength(part) <= width * 0.92  # noqa: E731
     lines = ([(part, "big", VERDICT_COLOUR) for part in wrap(verdict.text, fits)[:2]]
-             + [(line, "mid", (255, 255, 255)), (texts.JUST_FOR_FUN, "small", (190, 190, 190))])
+             + [(line, "mid", (255, 255, 255)), (words["just_for_fun"], "small", (190, 190, 190))])
     heights = [round(sizes[size] * 1.35) for _, size, _ in lines]
     band = sum(heights) + sizes["mid"]
     card = Image.new("RGB", (width, picture.shape[0] + band), BACKGROUND)

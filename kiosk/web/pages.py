@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from ..booth import texts
+from .. import texts
 
 WORDS = {
     "ko": {"title": "얼굴 평가 부스", "choose": "사진을 고르거나 찍으세요", "send": "평가하기",
@@ -30,7 +30,7 @@ WORDS = {
            "card_gone": "This card is gone: its time ran out, or it was deleted.",
            "card_deleted": "Deleted. Nothing of it is left on the booth."},
 }
-GENDER_WORDS = {"en": {"man": "man", "woman": "woman", "unsure": "gender unsure"}, "ko": texts.GENDER}
+GENDER_WORDS = {lang: {g: words[g] for g in ("man", "woman", "unsure")} for lang, words in texts.SETS.items()}
 
 STYLE = """body{font-family:sans-serif;margin:0 auto;max-width:32rem;padding:1rem;background:#14181f;color:#eee}
 h1{color:#ffd750;font-size:1.6rem}p.small{color:#aaa;font-size:.9rem}img{max-width:100%;border-radius:.4rem}
@@ -47,13 +47,14 @@ def language(query: dict, accept_language: str) -> str:
 def _page(lang: str, body: str, here: str = "/", privacy: str = "privacy") -> str:
     """A whole page around `body`; the language link leads to `here` in the other language."""
     w = WORDS[lang]
+    just_for_fun = texts.SETS[lang]["just_for_fun"]
     other = "en" if lang == "ko" else "ko"
     return (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{html.escape(w['title'])}</title><style>{STYLE}</style></head><body>"
             f'<nav><a href="{here}?lang={other}">{"English" if other == "en" else "한국어"}</a></nav>'
             f"<h1>{html.escape(w['title'])}</h1>{body}"
-            f'<p class="small">{html.escape(texts.JUST_FOR_FUN)}</p>'
+            f'<p class="small">{html.escape(just_for_fun)}</p>'
             + (f'<p class="small">{html.escape(w[privacy])}</p>' if privacy else "") + "</body></html>")
 
 

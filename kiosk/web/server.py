@@ -43,7 +43,7 @@ def make_app(config: Config, scorer: PhotoScorer | None = None, booth: App | Non
     if booth is not None and web.takeaway:
         if cards is None:
             cards = takeaway.Cards(web.takeaway_minutes * 60.0, web.takeaway_max_cards, web.takeaway_max_mb * 2**20,
-                                   lambda shot: card_jpeg(shot.image, shot.box, shot.verdict, booth.font))
+                                   lambda shot: card_jpeg(shot.image, shot.box, shot.verdict, booth.font, booth.words))
         booth.offer_takeaway(lambda shot: f"{base_url(web)}/card/{cards.add(shot)}")
     scorer = scorer or (PhotoScorer(config) if web.upload else None)
     rate = RateLimit(web.rate_per_minute)
