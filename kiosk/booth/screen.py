@@ -140,8 +140,9 @@ class Renderer:
         return [(self.look.notice, "small", (200, 200, 200))] if self.look.notice else []
 
     def _takeaway(self, code: QrCode, note: str) -> None:
-        """The take-home QR code in the top right corner, above the band, with what it is and how
-        long the card is kept beneath it."""
+        """The take-home QR code in the top right corner (below the event's title, if any), with what
+        it is and how long the card is kept beside it: one row, so it stays above the face, which
+        the result screen keeps in the middle."""
         cw, ch = self.view.canvas_size
         if self._qr[0] is not code:  # scaled once per result, whole pixels per module: crisp edges
             n = code.modules.shape[0]
@@ -152,12 +153,12 @@ class Renderer:
         qr = self._qr[1]
         lines = [(self.words["takeaway_title"], "small", WHITE), (note, "small", (190, 190, 190))]
         pad = round(min(cw, ch) * 0.015)
-        width = max(qr.get_width(), *(self._rendered(t, s, c).get_width() for t, s, c in lines)) + 2 * pad
-        height = qr.get_height() + round(self._height(lines)) + 3 * pad
-        left, top = cw - width - pad, self._bar_height() + pad  # below the event's title, if any
+        words_w = max(self._rendered(t, size, c).get_width() for t, size, c in lines)
+        width, height = words_w + qr.get_width() + 3 * pad, qr.get_height() + 2 * pad
+        left, top = cw - width - pad, self._bar_height() + pad
         self.canvas.blit(self._shade((width, height), 200), (left, top))
-        self.canvas.blit(qr, qr.get_rect(midtop=(left + width // 2, top + pad)))
-        self._stack(lines, top + qr.get_height() + 2 * pad, height - qr.get_height() - 3 * pad, left + width // 2)
+        self._stack(lines, top, height, left + pad + words_w // 2)
+        self.canvas.blit(qr, (left + words_w + 2 * pad, top + pad))
 
     # Pieces ---------------------------------------------------------------------------------
     def _clear_of_the_band(self, face: FaceBox | None) -> View:
