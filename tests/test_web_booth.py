@@ -21,7 +21,7 @@ from kiosk.booth.app import headless_app
 from kiosk.booth.flow import Phase
 from kiosk.booth.qr import QrCode
 from kiosk.booth.stability import FaceState
-from kiosk.config import Config, WebConfig
+from kiosk.config import Config, WebConfig, from_dict
 from kiosk.web.address import base_url, interface_address
 from kiosk.web.card import card_jpeg
 from kiosk.web.service import WebService
@@ -114,6 +114,7 @@ def test_kiosk_run_serves_the_pages_when_enabled_and_stops_with_the_booth(tmp_pa
 
 
 def test_the_address_phones_open():
+    assert from_dict({"web": {"url": "http://10.42.0.1:8080"}}).web.url == "http://10.42.0.1:8080"
     web = WebConfig(port=8080)
     assert base_url(dataclasses.replace(web, url="http://booth.local:80/")) == "http://booth.local:80"
     assert interface_address("lo") == "127.0.0.1"
