@@ -28,6 +28,7 @@ from . import pages
 
 if TYPE_CHECKING:
     from ..booth.app import Shot
+    from ..chain import Verdict
 
 TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Robots-Tag": "noindex"}
@@ -37,7 +38,7 @@ FORGET_EVERY_S = 15.0
 @dataclass
 class Card:
     shot: Shot | None  # the captured frame, until the JPEG is made
-    verdict: object  # the chain's Verdict: what the card page says
+    verdict: Verdict  # what the card page says
     made: float
     jpeg: bytes | None = None
 
@@ -124,7 +125,7 @@ def routes(cards: Cards) -> list[Route]:
         return HTMLResponse(pages.problem_page(lang, "card_gone", again=False), 404, headers=PRIVATE)
 
     async def page(request: Request):
-        lang = pages.language(dict(request.query_params), request.headers.get("accept-language", ""))
+        lang = _lang(request)
         token, card = found(request)
         if card is None:
             return gone(lang)
@@ -135,13 +136,13 @@ def routes(cards: Cards) -> list[Route]:
         token, card = found(request)
         jpeg = await asyncio.to_thread(cards.jpeg, token) if card else None
         if jpeg is None:
-            return gone(pages.language(dict(request.query_params), request.headers.get("accept-language", "")))
+            return gone(_lang(request))
         disposition = "attachment" if request.query_params.get("download") else "inline"
         return Response(jpeg, media_type="image/jpeg",
                         headers={**PRIVATE, "Content-Disposition": f'{disposition}; filename="faceeva.jpg"'})
 
     async def delete(request: Request):
-        lang = pages.language(dict(request.query_params), request.headers.get("accept-language", ""))
+        lang = _lang(request)
         token, card = found(request)
         if card is None or not cards.delete(token):
             return gone(lang)
@@ -149,6 +150,10 @@ def routes(cards: Cards) -> list[Route]:
 
     return [Route("/card/{token}", page), Route("/card/{token}/faceeva.jpg", picture),
             Route("/card/{token}/delete", delete, methods=["POST"])]
+
+
+def _lang(request: Request) -> str:
+    return pages.language(dict(request.query_params), request.headers.get("accept-language", ""))
 
 
 @contextlib.asynccontextmanager
