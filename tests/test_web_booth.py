@@ -105,8 +105,9 @@ def test_kiosk_run_serves_the_pages_when_enabled_and_stops_with_the_booth(tmp_pa
         assert f"web: pages on http://127.0.0.1:{port}/" in "".join(lines), "".join(lines)
         status, page = get(f"http://127.0.0.1:{port}/")
         assert status == 200 and 'name="photo"' in page
+        sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
+        assert proc.wait(timeout=20) == 0 and time.monotonic() - sent < 2.0  # as without the server
     finally:
         proc.kill()
     with pytest.raises(urllib.error.URLError):
