@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_run)
 
     p = command("screenshot", help="render one booth screen headless from the demo scene to a PNG")
-    p.add_argument("--state", choices=("idle", "live", "hint", "countdown", "result", "result-long-text", "takeaway"),
+    p.add_argument("--state", choices=("idle", "live", "hint", "countdown", "result", "result-long-text", "takeaway",
+                                       "paused"),
                    required=True, help="takeaway: the result with its take-home QR code ([web] takeaway)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--portrait", action="store_true",
@@ -114,6 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="time the render loop while the booth's web server serves each take-home card to a phone "
                         "on 127.0.0.1")
     p.set_defaults(run=_bench)
+
+    p = command("load", help="20 web clients uploading on 127.0.0.1 while the booth runs the demo: errors, "
+                "memory, upload->verdict, frame times with and without the load")
+    p.add_argument("--clients", type=int, default=20)
+    p.add_argument("--seconds", type=float, default=60.0, help="how long the clients upload")
+    p.add_argument("--baseline", type=float, default=20.0, help="seconds of frames timed first, without load")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_load)
 
     p = command("soak", help="run the booth loop headless for a long time and check for leaks")
     p.add_argument("--frames", type=int, default=20000)
@@ -263,6 +272,16 @@ def _bench(args, config) -> int:
     result = bench(config, frames=args.frames, repeat=args.repeat, web=args.web)
     print(json.dumps(result) if args.json else report(result))
     return 0
+
+
+def _load(args, config) -> int:
+    import json
+
+    from .tools.load import checks, load, report
+
+    result = load(config, args.clients, args.seconds, args.baseline, warmup_s=min(10.0, args.seconds / 6))
+    print(json.dumps(result) if args.json else report(result))
+    return 0 if all(ok for _, ok, _ in checks(result)) else 1
 
 
 def _soak(args, config) -> int:

@@ -23,6 +23,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 SYSTEM_CONFIG = Path("/etc/faceeva/config.toml")
 MAX_CONFIG_BYTES = 1_000_000  # a config is a few kB; a device or a huge file is a mistake
 URL = "empty or an http:// or https:// address"
+MIN_ADMIN_TOKEN = 24  # characters: a guessable password on the visitors' own Wi-Fi would hand them the booth
 MAX_TEXT = texts.MAX_VERDICT
 
 
@@ -145,6 +146,10 @@ class WebConfig:
                       "interface, else host (127.0.0.1 when host is 0.0.0.0), with port.", kind=URL)
     interface: str = option("", "Network interface whose IPv4 address goes into the QR's URL when url is empty, "
                             "e.g. wlan0 for the booth's own hotspot.")
+    admin_token: str = option(
+        "", "Password of the operator's page /admin in the running booth; empty: no such page. At least "
+        f"{MIN_ADMIN_TOKEN} characters, random (e.g. the output of: openssl rand -hex 16); anyone on the "
+        "booth's network who knows it can pause the booth.")
 
 
 @dataclass(frozen=True)
@@ -350,6 +355,10 @@ def _check_together(config: Config, source: str) -> None:
         if s.min_face > s.max_face:
             raise ConfigError(f"{source}: [{name}] min_face = {s.min_face} is larger than max_face = {s.max_face}; "
                               "min_face must not exceed max_face")
+    token = config.web.admin_token
+    if token and (len(token) < MIN_ADMIN_TOKEN or not token.isascii() or not token.isprintable()):
+        raise ConfigError(f"{source}: [web] admin_token must be at least {MIN_ADMIN_TOKEN} printable ASCII "
+                          "characters (visitors share the booth's network); make one with: openssl rand -hex 16")
     for key, value in dataclasses.asdict(config.texts).items():
         wrong = value and key != "language" and texts.problem(key, value)
         if wrong:

@@ -21,6 +21,9 @@ KO = {
     "scoring": "분석 중...",
     "scoring_failed": "앗, 분석에 실패했어요. 다시 해 주세요",
     "camera_lost": "카메라 연결 중... 잠시만 기다려 주세요",
+    # The operator paused the booth (/admin); the second line in English for guests.
+    "paused": "잠시 쉬는 중",
+    "paused_detail": "paused for a moment, back soon",
     # The how-to screen after a while without a face.
     "idle_title": "얼굴 평가 부스",
     "idle_step_1": "1. 카메라 앞에 혼자 서세요",
@@ -64,6 +67,8 @@ EN = {
     "scoring": "Thinking...",
     "scoring_failed": "Oops, that did not work. Please try again",
     "camera_lost": "Connecting the camera... one moment",
+    "paused": "Taking a short break",
+    "paused_detail": "back in a moment",
     "idle_title": "Face-scoring booth",
     "idle_step_1": "1. Stand in front of the camera, alone",
     "idle_step_2": "2. When your face is in the green box",

@@ -3,11 +3,14 @@
 # power-up. Idempotent: run it again after `git pull` to update. Every step is printed; --dry-run
 # only prints them.
 #
-#   sudo scripts/install-pi.sh [--desktop] [--offline DIR] [--dry-run]    install, enable and start
+#   sudo scripts/install-pi.sh [--desktop] [--web] [--offline DIR] [--dry-run]    install, enable and start
 #   sudo scripts/install-pi.sh --uninstall [--purge] [--dry-run]
 #
 # --desktop:     Pi OS with desktop (Wayland); starts with the desktop session of $DESKTOP_USER
 #                (default: the user who ran sudo). Default: Pi OS Lite, fullscreen on tty1 via KMSDRM.
+# --web:         the booth serves its web pages ([web] in the config): the unit's "no network at all"
+#                becomes an allow-list of localhost and the private and link-local ranges (the booth's
+#                own Wi-Fi); without it a re-run takes the network away again.
 # --offline DIR: no internet: Python packages from DIR (made by scripts/make-offline-bundle.sh);
 #                the apt packages must already be installed (the script lists any that are not).
 # --purge:       with --uninstall, also the config, the saved captures and the faceeva user.
@@ -24,17 +27,18 @@ ARCH=${FACEEVA_ARCH:-$(uname -m)}
 # python3-setuptools/-wheel: the booth's wheel is built here without fetching build tools.
 APT_PACKAGES="python3-venv python3-setuptools python3-wheel python3-picamera2 python3-libcamera python3-lgpio fonts-nanum"
 
-DRY=0 MODE=install DESKTOP=0 PURGE=0 OFFLINE=
+DRY=0 MODE=install DESKTOP=0 PURGE=0 OFFLINE= WEB=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --dry-run) DRY=1 ;;
         --uninstall) MODE=uninstall ;;
         --purge) PURGE=1 ;;
         --desktop) DESKTOP=1 ;;
+        --web) WEB=1 ;;
         --offline) [ $# -ge 2 ] || { echo "install-pi: --offline needs a folder" >&2; exit 2; }
                    OFFLINE=$(cd "$2" 2>/dev/null && pwd) || { echo "install-pi: no folder $2" >&2; exit 2; }
                    shift ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         *) echo "install-pi: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -98,11 +102,7 @@ captures_dir() {  # [booth] captures_dir, checked for what a unit file line cann
 # Where captures go, and who owns them: the user the booth runs as.
 captures_setup() {
     local dir=$1 owner dropin
-    if [ "$DESKTOP" = 1 ]; then
-        owner=$DESKTOP_USER dropin=/etc/systemd/user/$DESKTOP_UNIT.d
-    else
-        owner=$USER_NAME dropin=/etc/systemd/system/$UNIT.d
-    fi
+    owner=$(booth_owner) dropin=$(dropin_dir)
     # Always made, so turning save_captures on later works without re-running this script.
     step mkdir -p "$dir"
     step chown "$owner:" "$dir"
@@ -112,6 +112,43 @@ captures_setup() {
     write_file "$dropin/captures.conf" 0644 "# Made by install-pi.sh from [booth] captures_dir in $CONF_DIR/config.toml.
 [Service]
 ReadWritePaths=\"${dir//%/%%}\""
+}
+
+# Who the booth runs as, and the folder of its unit's drop-ins.
+booth_owner() { if [ "$DESKTOP" = 1 ]; then echo "$DESKTOP_USER"; else echo "$USER_NAME"; fi; }
+dropin_dir() {
+    if [ "$DESKTOP" = 1 ]; then echo "/etc/systemd/user/$DESKTOP_UNIT.d"; else echo "/etc/systemd/system/$UNIT.d"; fi
+}
+
+# --web: network for the web pages, but only the booth's own networks. IPAddressAllow= wins over the
+# unit's IPAddressDeny=any; the empty RestrictAddressFamilies= resets the unit's list before the new
+# one (AF_NETLINK stays: SDL and libcamera read udev events through it).
+WEB_DROPIN="# Made by install-pi.sh --web: the booth serves its web pages on its own network only.
+[Service]
+PrivateNetwork=no
+IPAddressDeny=any
+IPAddressAllow=localhost link-local 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7
+RestrictAddressFamilies=
+RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6"
+
+web_setup() {
+    local dropin
+    dropin=$(dropin_dir)
+    if [ "$WEB" = 0 ]; then
+        step rm -f "$dropin/web.conf"   # an earlier --web install: back to no network at all
+        return
+    fi
+    write_file "$dropin/web.conf" 0644 "$WEB_DROPIN"
+    # The config may now hold [web] admin_token: readable by the booth, not by every local user.
+    local group
+    group=$(id -gn "$(booth_owner)" 2>/dev/null || booth_owner)
+    step chown "root:$group" "$CONF_DIR/config.toml"
+    step chmod 0640 "$CONF_DIR/config.toml"
+    local host
+    host=$(booth_setting c.web.host) || exit 1
+    case "$host" in
+        127.*|::1|localhost) echo "install-pi: [web] host = $host: only this Pi can open the pages; set host = \"0.0.0.0\" in $CONF_DIR/config.toml for phones on the booth's Wi-Fi" ;;
+    esac
 }
 
 apt_packages() {
@@ -161,6 +198,7 @@ install_booth() {
     step install -d -m 0755 "$CONF_DIR"
     if [ ! -f "$CONF_DIR/config.toml" ]; then step install -m 0644 "$SRC/config.toml" "$CONF_DIR/config.toml"; fi
     captures_setup "$captures"
+    web_setup
     if [ "$DESKTOP" = 1 ]; then
         step install -m 0644 "$SRC/systemd/$DESKTOP_UNIT" "/etc/systemd/user/$DESKTOP_UNIT"
         # Enabled for the desktop user only (what `systemctl --user enable` does), not for every user.

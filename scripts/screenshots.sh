@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 out=${1:-docs/screenshots}
 kiosk=".venv/bin/kiosk"
 mkdir -p "$out"
-for state in idle live hint countdown result result-long-text; do
+for state in idle live hint countdown result result-long-text paused; do
     $kiosk screenshot --state "$state" --out "$out/$state.png"
 done
 for state in idle live result; do

@@ -295,8 +295,9 @@ def shoot(tmp_path, state):
 
 def test_screenshots_differ_by_state(tmp_path):
     """Each state really shows its own screen (idle is dimmed, countdown has a big number...)."""
-    images = {s: shoot(tmp_path, s) for s in ("idle", "live", "countdown", "result")}
-    assert images["idle"].mean() < images["live"].mean() * 0.7  # the dimmed attract screen
+    images = {s: shoot(tmp_path, s) for s in ("idle", "live", "countdown", "result", "paused")}
+    for dimmed in ("idle", "paused"):  # the attract screen; the pause over the live picture
+        assert images[dimmed].mean() < images["live"].mean() * 0.7, dimmed
     for a, b in (("live", "countdown"), ("live", "result"), ("countdown", "result")):
         assert np.abs(images[a].astype(int) - images[b].astype(int)).mean() > 1, (a, b)
 
@@ -383,3 +384,46 @@ def test_the_window_is_titled_for_the_booth(booth_app, photo_dir):
 
     booth_app(photo_dir / "astronaut.jpg")
     assert pygame.display.get_caption()[0] == "faceeva kiosk"
+
+
+def test_the_operator_pauses_from_another_thread_presses_are_ignored_and_resume_brings_the_booth_back(
+        booth_app, photo_dir):
+    import threading
+
+    import pygame
+
+    app = booth_app(photo_dir / "astronaut.jpg")
+    visits = []
+    app.on_visit(visits.append)
+    step_until(app, lambda: app.face is FaceState.STEADY)
+    operator = threading.Thread(target=app.pause)  # as the web server's thread does it
+    operator.start()
+    operator.join()
+    assert app.paused and app.phase is Phase.LIVE  # asked for; taken by the next step, like a press
+    app.step()
+    assert app.paused and app.phase is Phase.PAUSED
+    app.press()
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_SPACE))
+    for _ in range(10):
+        app.step()
+    assert app.paused and visits == [] and app.verdict is None
+    threading.Thread(target=app.resume).start()
+    step_until(app, lambda: app.phase is Phase.LIVE)
+    step_until(app, lambda: app.face is FaceState.STEADY)
+    app.press()
+    step_until(app, lambda: app.phase is Phase.RESULT)
+    assert [v.outcome for v in visits] == ["result"]
+
+
+def test_a_pause_asked_for_while_scoring_waits_for_the_verdict(booth_app, photo_dir):
+    app = booth_app(photo_dir / "astronaut.jpg")
+    visits = []
+    app.on_visit(visits.append)
+    step_until(app, lambda: app.face is FaceState.STEADY)
+    app.press()
+    step_until(app, lambda: app.phase is Phase.SCORING)
+    app.pause()
+    step_until(app, lambda: app.phase is not Phase.SCORING)
+    assert app.phase is Phase.RESULT and [v.outcome for v in visits] == ["result"] and app.paused
+    app.step()
+    assert app.phase is Phase.PAUSED

@@ -196,3 +196,21 @@ def test_late_verdict_after_leaving_scoring_is_ignored():
     b = booth(countdown_s=0)
     assert b.scored(VERDICT, 0.1) == []
     assert b.phase is Phase.LIVE and b.verdict is None
+
+
+def test_a_pause_holds_whatever_happens_until_resumed():
+    b = booth(countdown_s=3, idle_after_s=5)
+    b.update(1.0, STEADY, True, True)
+    assert b.phase is Phase.COUNTDOWN
+    assert b.pause(2.0) == [Event.PAUSED] and b.phase is Phase.PAUSED and b.message == WORDS["paused"]
+    assert b.pause(2.5) == []  # pausing twice is one pause
+    for t, face, pressed, camera in ((3.0, STEADY, True, True), (10.0, NONE, False, True), (11.0, STEADY, True, False)):
+        assert b.update(t, face, pressed, camera) == []  # no press, face, timeout or lost camera ends it
+    assert b.phase is Phase.PAUSED and b.scored(VERDICT, 12.0) == [] and b.phase is Phase.PAUSED
+    assert b.resume(20.0) == [Event.RESUMED] and b.phase is Phase.LIVE and b.verdict is None
+    assert b.resume(20.5) == []
+    assert b.update(21.0, NONE, False, True) == []  # the paused time was not time without a visitor
+    assert b.update(21.0, STEADY, True, True) == [Event.COUNTDOWN]
+    b.pause(22.0)
+    b.resume(23.0)
+    assert b.update(23.1, STEADY, False, False) == [Event.CAMERA_LOST]  # the camera is checked again at once

@@ -3,11 +3,12 @@
 import json
 import shutil
 
+import pytest
 
 from kiosk.cli import main
+from kiosk.config import Config
 
 from .conftest import REPO
-
 
 
 def run_check(capsys, *args):
@@ -122,3 +123,13 @@ def test_display_fails_when_sdl_would_draw_where_nobody_sees(capsys, photo_dir):
     code = main(["check", "--json", "--camera", str(photo_dir / "astronaut.jpg")])  # SDL_VIDEODRIVER=dummy here
     checks = {c["name"]: c for c in json.loads(capsys.readouterr().out)["checks"]}
     assert code == 1 and not checks["display"]["ok"] and "'dummy'" in checks["display"]["detail"]
+
+
+def test_inside_a_running_booth_the_devices_it_holds_are_not_checked_again(monkeypatch):
+    from kiosk.tools import check
+
+    monkeypatch.setattr(check, "check_camera", lambda *a: pytest.fail("the booth holds the camera"))
+    monkeypatch.setattr(check, "check_gpio", lambda *a: pytest.fail("the booth holds the pin"))
+    results = check.run_checks(Config(), skip=check.HELD_BY_THE_BOOTH)
+    assert [r.name for r in results] == ["config", "runtime", "models", "font", "versions"]
+    assert all(r.ok for r in results), results

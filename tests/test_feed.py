@@ -53,3 +53,21 @@ def test_frames_flow_a_lost_camera_is_reopened_and_stop_releases_it():
     finally:
         feed.stop()
     assert log == ["closed", "closed"] and not feed.healthy
+
+
+def test_status_reports_the_frame_rate_and_the_newest_frames_age():
+    feed = CameraFeed(lambda: Script(10**6, []), stall_s=0.5, retry_max_s=0.3)
+    before = feed.status()
+    assert before.fps is None and before.frame_age_s is None and not before.ok
+    feed.start()
+    try:
+        for _ in range(40):
+            assert feed.wait_frame(feed.latest()[0], timeout=10)
+        status = feed.status()
+        assert status.ok and status.name == "script" and 20 < status.fps < 250  # a frame per ~5 ms read
+        assert 0 <= status.frame_age_s < 0.5
+    finally:
+        feed.stop()
+    time.sleep(0.6)
+    stopped = feed.status()
+    assert not stopped.ok and stopped.frame_age_s >= 0.6

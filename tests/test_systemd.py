@@ -225,3 +225,47 @@ def test_installer_refuses_without_root():
         run = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bash", str(script)],
                              capture_output=True, text=True, env=env, cwd="/")
     assert run.returncode == 1 and "needs root" in run.stderr and "sudo" in run.stderr
+
+
+def exposure(unit_file) -> float:
+    run = subprocess.run(["systemd-analyze", "security", "--offline=yes", str(unit_file)], capture_output=True, text=True)
+    match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", run.stdout)
+    assert match, run.stdout + run.stderr
+    return float(match.group(1))
+
+
+@needs_systemd
+@pytest.mark.parametrize("desktop", [False, True])
+def test_web_install_allows_only_the_booths_own_networks_and_stays_hardened(tmp_path, desktop):
+    """--web: no PrivateNetwork, an IP allow-list of localhost and the private and link-local ranges,
+    Internet sockets allowed; the unit with that drop-in verifies and its exposure stays <= 4.5."""
+    run = installer(tmp_path, *(["--dry-run", "--web"] + (["--desktop"] if desktop else [])),
+                    config='[web]\nhost = "0.0.0.0"\n')
+    assert run.returncode == 0, run.stderr
+    unit = "faceeva-kiosk-desktop.service" if desktop else "faceeva-kiosk.service"
+    where = "user" if desktop else "system"
+    text = drop_in(run, f"/etc/systemd/{where}/{unit}.d/web.conf")
+    lines = text.splitlines()
+    assert "PrivateNetwork=no" in lines and "IPAddressDeny=any" in lines
+    assert "IPAddressAllow=localhost link-local 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 fc00::/7" in lines
+    assert lines[-2:] == ["RestrictAddressFamilies=", "RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6"]
+    steps = steps_of(run)
+    conf = tmp_path / "etc-faceeva" / "config.toml"
+    assert f"chmod 0640 {conf}" in steps  # it may hold [web] admin_token now
+    assert "only this Pi can open the pages" not in run.stdout
+    unit_file = local_copy(tmp_path, unit)
+    before = exposure(unit_file)
+    (tmp_path / f"{unit}.d").mkdir()
+    (tmp_path / f"{unit}.d" / "web.conf").write_text(text)
+    check = subprocess.run(["systemd-analyze", "verify", str(unit_file)], capture_output=True, text=True)
+    assert check.returncode == 0 and "web.conf" not in check.stderr, check.stderr
+    after = exposure(unit_file)
+    assert before < after <= 4.5, (before, after)  # the drop-in was read, and it is still hardened
+
+
+def test_without_web_a_reinstall_takes_the_network_away_again_and_a_local_only_host_is_flagged(tmp_path):
+    plain = steps_of(installer(tmp_path, "--dry-run"))
+    assert "rm -f /etc/systemd/system/faceeva-kiosk.service.d/web.conf" in plain
+    assert not any("web.conf" in s and "write" in s for s in plain)
+    local = installer(tmp_path, "--dry-run", "--web")  # the default [web] host is 127.0.0.1
+    assert local.returncode == 0 and 'set host = "0.0.0.0"' in local.stdout

@@ -150,3 +150,27 @@ def test_analysing_appears_only_when_scoring_takes_long_enough_to_notice():
         renderer.draw(Scene(Phase.SCORING, frame, elapsed=elapsed))
         shown.append(int((pygame.surfarray.array3d(display) > 200).all(axis=2).sum()))  # white text pixels
     assert shown[0] == 0 and shown[1] > 0  # no 50 ms flash of "분석 중..."
+
+
+def test_the_pause_screen_darkens_the_live_picture_or_shows_on_black():
+    import pygame
+
+    from kiosk.booth.flow import Phase
+    from kiosk.booth.fonts import find_font
+    from kiosk.booth.screen import Renderer, Scene
+
+    pygame.display.init()
+    display = pygame.Surface((640, 480))
+    renderer = Renderer(display, View(640, 480, 640, 480), find_font())
+    frame = np.full((480, 640, 3), 200, np.uint8)
+    renderer.draw(Scene(Phase.LIVE, frame))
+    live = pygame.surfarray.array3d(display)
+    renderer.draw(Scene(Phase.PAUSED, frame))
+    paused = pygame.surfarray.array3d(display)
+    corner = paused[:40, :40]
+    assert (live[:40, :40] == 200).all() and 0 < corner.mean() < 100  # the picture, darkened
+    text = (paused > 240).all(axis=2)
+    assert text.sum() > 200 and 100 < np.argwhere(text)[:, 1].mean() < 380  # white words, mid-screen
+    renderer.draw(Scene(Phase.PAUSED, None))  # no camera: the words on black
+    black = pygame.surfarray.array3d(display)
+    assert (black[:40, :40] == 0).all() and (black > 240).all(axis=2).sum() > 200

@@ -13,7 +13,7 @@ import cv2
 import pytest
 
 from . import hostile
-from .conftest import REPO
+from .conftest import REPO, phone_browser
 from .test_score import KEYS
 
 
@@ -136,22 +136,6 @@ needs_chromium = pytest.mark.skipif(
     reason="no Chromium here (scripts/dev-setup.sh installs it; the emulated arm64 root has none)")
 
 
-def phone_browser(tmp_path, monkeypatch):
-    """Debian's headless Chromium at a phone's size, driven by Selenium (no driver download: SE_OFFLINE);
-    downloads go to tmp_path/downloads."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    monkeypatch.setenv("SE_OFFLINE", "true")
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=390,844",
-                f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(arg)
-    options.add_experimental_option("prefs", {"download.default_directory": str(tmp_path / "downloads"),
-                                              "download.prompt_for_download": False})
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-
 
 @needs_chromium
 def test_a_real_browser_uploads_a_photo_and_sees_the_verdict_and_the_box(server, photo_dir, tmp_path, monkeypatch):
@@ -162,11 +146,11 @@ def test_a_real_browser_uploads_a_photo_and_sees_the_verdict_and_the_box(server,
     import numpy as np
     from selenium.webdriver.common.by import By
 
+    monkeypatch.setenv("SE_OFFLINE", "true")
     base, tmp, _ = server("rate_per_minute = 600")
-    browser = phone_browser(tmp_path, monkeypatch)
+    browser = phone_browser(tmp_path / "profile")
     shots = os.environ.get("FACEEVA_SHOTS")
     try:
-        browser.set_page_load_timeout(120)
         browser.get(base + "/?lang=ko")
         if shots:
             browser.save_screenshot(os.path.join(shots, "web-upload.png"))
@@ -184,4 +168,33 @@ def test_a_real_browser_uploads_a_photo_and_sees_the_verdict_and_the_box(server,
         assert box.sum() > 200 and 150 < xs.mean() < 300 and 50 < ys.mean() < 250
     finally:
         browser.quit()
+    assert list(tmp.iterdir()) == []
+
+
+def test_a_chunked_upload_over_the_limit_gets_413_and_the_server_goes_on(server, photo_dir):
+    """No Content-Length to refuse it by: the body is counted as it streams in, and the server answers
+    413 as soon as it passes max_upload_mb (the client may still be sending), never a 5xx."""
+    import http.client
+
+    base, tmp, proc = server("rate_per_minute = 600\nmax_upload_mb = 1")
+    connection = http.client.HTTPConnection(base.removeprefix("http://"), timeout=60)
+    connection.putrequest("POST", "/score")
+    for header, value in (("Content-Type", "multipart/form-data; boundary=x"), ("Transfer-Encoding", "chunked"),
+                          ("Accept", "application/json")):
+        connection.putheader(header, value)
+    connection.endheaders()
+    chunk = b"--x\r\n" + b"A" * 65531
+    sent = 0
+    try:
+        while sent < 3 * 2**20:  # three times the limit, 64 kB a chunk
+            connection.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            sent += len(chunk)
+        connection.send(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server answered and closed before the end: allowed
+    response = connection.getresponse()
+    assert response.status == 413 and "max_upload_mb" in json.loads(response.read())["error"]
+    connection.close()
+    status, text = post(base + "/score", (photo_dir / "astronaut.jpg").read_bytes())
+    assert status == 200 and json.loads(text)["status"] == "ok" and proc.poll() is None
     assert list(tmp.iterdir()) == []

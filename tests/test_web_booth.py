@@ -27,7 +27,7 @@ from kiosk.web.card import card_jpeg
 from kiosk.web.service import WebService
 from kiosk.web.takeaway import Cards
 
-from .conftest import REPO, booth_config, step_until
+from .conftest import REPO, booth_config, phone_browser, step_until
 from .test_web import free_port, needs_chromium
 
 
@@ -189,14 +189,13 @@ def test_a_phone_reads_the_qr_code_off_the_screen_opens_the_card_downloads_it_an
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from .test_web import phone_browser
-
     shots = os.environ.get("FACEEVA_SHOTS")
     c = Config()
     config = dataclasses.replace(c, web=dataclasses.replace(c.web, enabled=True, takeaway=True, port=0))
     app = headless_app(config, countdown_s=0)
     web = WebService(app.config, app).start()
-    browser = phone_browser(tmp_path, monkeypatch)
+    monkeypatch.setenv("SE_OFFLINE", "true")
+    browser = phone_browser(tmp_path / "profile", downloads=tmp_path / "downloads")
     try:
         browser.set_page_load_timeout(120)
         step_until(app, lambda: app.face is FaceState.STEADY)

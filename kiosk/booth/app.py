@@ -29,7 +29,7 @@ from ..chain import Chain, Verdict
 from ..config import Config
 from ..errors import KioskError, one_line
 from ..faces import Detection, FaceBox, FaceDetector, FaceStatus, crop_face
-from .feed import CameraFeed
+from .feed import CameraFeed, CameraStatus
 from .light import FaceLight
 from .live import LiveDetector
 from .fonts import checked_font
@@ -100,6 +100,7 @@ class App:
     def __init__(self, config: Config, source: str, windowed: bool = False, realtime: bool = True,
                  headless: bool = False):
         self.config = config
+        self.started = time.monotonic()
         # Start-up checks first, cheapest and most likely to fail first; each raises one clear line.
         self.words = config.wording
         self.font = checked_font(config.screen.font, self.words.all() + [config.brand.title])
@@ -142,6 +143,8 @@ class App:
         self.stopping = False
         self.notifier = Notifier()
         self._press = threading.Event()  # set from any thread by press(), taken by the next step
+        self._pause_lock = threading.Lock()
+        self._pause_wanted: bool | None = None  # the operator's latest pause (True) or resume (False)
         self._listeners: list[Callable[[Visit], None]] = [log_visit]
         self._chain_ms = 0.0
         self._scoring_error = ""
@@ -213,6 +216,14 @@ class App:
         return self.feed.ok
 
     @property
+    def uptime_s(self) -> float:
+        return time.monotonic() - self.started
+
+    def camera_status(self) -> CameraStatus:
+        """The camera's name, frame rate and newest frame's age; safe from any thread."""
+        return self.feed.status()
+
+    @property
     def runtime(self) -> str:
         """The TFLite runtime scoring runs on, for the start-up log line."""
         return str(self.chain.runtime)
@@ -232,6 +243,24 @@ class App:
     def press(self) -> None:
         """The visitor presses the button; safe from any thread, taken by the next step."""
         self._press.set()
+
+    def pause(self) -> None:
+        """The operator pauses the booth ("잠시 쉬는 중"); safe from any thread, taken by the next step."""
+        with self._pause_lock:
+            self._pause_wanted = True
+
+    def resume(self) -> None:
+        """The operator ends a pause; safe from any thread, taken by the next step."""
+        with self._pause_lock:
+            self._pause_wanted = False
+
+    @property
+    def paused(self) -> bool:
+        """The operator's latest word: paused, or asked to pause (the screen shows it from the next
+        step; after a visit being scored)."""
+        with self._pause_lock:
+            wanted = self._pause_wanted
+        return self.booth.phase is Phase.PAUSED if wanted is None else wanted
 
     def next_picture(self) -> None:
         """The operator steps a replayed photo folder to its next photo (N or the right arrow key)."""
@@ -292,7 +321,8 @@ class App:
         self._take_detection()
         face = self.tracker.state
         camera_ok = self.feed.ok  # once a frame: it takes the feed's lock
-        events = self.booth.update(now, face, pressed, camera_ok)
+        events = self._take_pause(now)
+        events += self.booth.update(now, face, pressed, camera_ok)
         events += self._take_verdict(now)
         for event in events:
             self._react(event, now, face)
@@ -302,6 +332,8 @@ class App:
         # Something is on screen now, camera or not: systemd may count the booth as started.
         status = (f"booth running, camera {self.feed.camera_name}" if camera_ok
                   else f"camera unavailable, retrying: {self.feed.problem or 'waiting for the first frame'}")
+        if self.paused:
+            status = "paused by the operator; " + status
         self.notifier.ready(status)
         self.notifier.update_status(status)
         if self.feed.healthy:  # a hung camera call stops the petting, and systemd restarts the booth
@@ -321,6 +353,13 @@ class App:
             self._visit(Visit("result", (now - self.pressed_at) * 1000, v.rank, v.gender, v.score, self._chain_ms))
         elif event is Event.SCORING_FAILED:
             self._visit(Visit("scoring failed", (now - self.pressed_at) * 1000, error=self._scoring_error))
+        elif event is Event.PAUSED:
+            log.info("booth paused by the operator")
+        elif event is Event.RESUMED:
+            log.info("booth resumed by the operator")
+            self.tracker.reset()  # who stood there before the pause says nothing about now
+            self.recent.clear()
+            self.captured = None
         elif event in (Event.CAMERA_LOST, Event.CAMERA_BACK):
             # Faces and frames from before an outage say nothing about who stands there now.
             self.tracker.reset()
@@ -365,6 +404,17 @@ class App:
             self.recent.append(seen)
         else:
             self.recent.clear()
+
+    def _take_pause(self, now: float) -> list[Event]:
+        """The operator's latest wish. A pause waits while a visit is being scored (well under a
+        second): the visitor sees the verdict's screen start and is counted, and no late verdict is
+        left over to land in the next visit."""
+        with self._pause_lock:
+            wanted = self._pause_wanted
+            if wanted is None or (wanted and self.booth.phase is Phase.SCORING):
+                return []
+            self._pause_wanted = None
+        return self.booth.pause(now) if wanted else self.booth.resume(now)
 
     def _take_verdict(self, now: float) -> list[Event]:
         done = self.score_worker.take()

@@ -13,12 +13,26 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
+from dataclasses import dataclass
 from typing import Callable
 
 from ..cameras import Camera, CameraUnavailable, Frame
 
 log = logging.getLogger(__name__)
 HANG_S = 10.0  # far longer than any healthy open (a few seconds) or read (one frame)
+FPS_FRAMES = 30  # the frame rate is measured over the last this many frames
+
+
+@dataclass(frozen=True)
+class CameraStatus:
+    """What an operator's view shows of the camera."""
+    name: str
+    ok: bool
+    fps: float | None  # frames per second over the last FPS_FRAMES frames; None before two frames
+    frame_age_s: float | None  # seconds since the newest frame; None before the first
+    problem: str
+    reconnects: int
 
 
 class CameraFeed:
@@ -34,6 +48,7 @@ class CameraFeed:
         self._frame: Frame | None = None
         self._seq = 0
         self._last_frame_at = time.monotonic()
+        self._arrivals: deque[float] = deque(maxlen=FPS_FRAMES)
         self._stop = threading.Event()
         self.problem = ""  # why the camera is down, for logs
         self.reconnects = 0
@@ -69,6 +84,16 @@ class CameraFeed:
         """Frames are arriving."""
         with self._lock:
             return self._frame is not None and time.monotonic() - self._last_frame_at < self.stall_s
+
+    def status(self) -> CameraStatus:
+        """A consistent snapshot, safe from any thread."""
+        with self._lock:
+            arrivals, frame, last = list(self._arrivals), self._frame, self._last_frame_at
+            ok = frame is not None and time.monotonic() - last < self.stall_s
+        span = arrivals[-1] - arrivals[0] if len(arrivals) > 1 else 0.0
+        return CameraStatus(self.camera_name, ok, round((len(arrivals) - 1) / span, 1) if span > 0 else None,
+                            round(time.monotonic() - last, 2) if frame is not None else None,
+                            self.problem, self.reconnects)
 
     @property
     def healthy(self) -> bool:
@@ -115,6 +140,7 @@ class CameraFeed:
                 continue
             with self._lock:
                 self._frame, self._seq, self._last_frame_at = frame, self._seq + 1, time.monotonic()
+                self._arrivals.append(self._last_frame_at)
                 self.problem = ""
                 self._new_frame.notify_all()
         self._close_camera()

@@ -6,6 +6,8 @@
     face is steady, or LIVE when `press_wait_s` passes first
     any but SCORING/RESULT -> NO_CAMERA while frames stop -> LIVE when they return
     RESULT -> NO_CAMERA when its time is up and frames have stopped
+    any -> PAUSED when the operator pauses (the app waits for a SCORING visit's verdict first) -> LIVE on resume;
+    while PAUSED presses, faces and the camera change nothing
 
 Every transition is declared once, in `_go`, with the `Event` it reports: callers react to the
 events `update` and `scored` return instead of comparing phases before and after.
@@ -31,6 +33,7 @@ class Phase(enum.Enum):
     MESSAGE = "message"
     WAITING = "waiting"  # a press waits for a steady single face
     NO_CAMERA = "no camera"
+    PAUSED = "paused"  # the operator paused the booth ("잠시 쉬는 중")
 
 
 class Event(enum.Enum):
@@ -45,6 +48,8 @@ class Event(enum.Enum):
     IDLE = "idle"
     CAMERA_LOST = "camera lost"
     CAMERA_BACK = "camera back"
+    PAUSED = "paused"
+    RESUMED = "resumed"
 
 
 class Booth:
@@ -90,9 +95,26 @@ class Booth:
     def countdown_left(self, now: float) -> int:
         return max(1, math.ceil(self.settings.countdown_s - (now - self.since)))
 
+    def pause(self, now: float) -> list[Event]:
+        """The operator pauses the booth: a countdown or message is dropped (a verdict that still
+        comes is ignored by `scored`)."""
+        if self.phase is not Phase.PAUSED:
+            self._go(Phase.PAUSED, now, Event.PAUSED, self.words["paused"])
+        return self._happened()
+
+    def resume(self, now: float) -> list[Event]:
+        """Back to the live picture; the next update finds out whether the camera is there."""
+        if self.phase is Phase.PAUSED:
+            self.verdict = None
+            self.last_face = now  # the time paused is not time without a visitor
+            self._go(Phase.LIVE, now, Event.RESUMED)
+        return self._happened()
+
     def update(self, now: float, face: FaceState, pressed: bool, camera_ok: bool) -> list[Event]:
         """Advance the flow; the events say what changed (`Event.CAPTURE`: score the frames now)."""
         s, phase = self.settings, self.phase
+        if phase is Phase.PAUSED:  # only the operator's resume ends it
+            return self._happened()
         result_over = phase is Phase.RESULT and (pressed or now - self.since >= s.result_s)
         if not camera_ok:
             # A result being looked at stays until its time is up; nothing else waits for frames.

@@ -80,7 +80,9 @@ class Renderer:
     def draw(self, scene: Scene) -> None:
         c = self.canvas
         c.fill(BLACK)
-        if scene.phase is Phase.NO_CAMERA or scene.frame is None:
+        if scene.phase is Phase.PAUSED:  # over the live picture, or black without one
+            self._paused(scene)
+        elif scene.phase is Phase.NO_CAMERA or scene.frame is None:
             self._centre_lines([(self.words["camera_lost"], "mid", WHITE),
                                 (CAMERA_LOST_DETAIL, "small", (160, 160, 160))])
         else:
@@ -159,6 +161,13 @@ class Renderer:
         self.canvas.blit(self._shade((width, height), 200), (left, top))
         self._stack(lines, top, height, left + pad + words_w // 2)
         self.canvas.blit(qr, (left + words_w + 2 * pad, top + pad))
+
+    def _paused(self, scene: Scene) -> None:
+        if scene.frame is not None:
+            self._picture(scene.frame)
+            self.canvas.blit(self._shade(self.view.canvas_size, 200), (0, 0))
+        self._centre_lines([(self.words["paused"], "big", WHITE),
+                            (self.words["paused_detail"], "mid", (190, 190, 190))])
 
     # Pieces ---------------------------------------------------------------------------------
     def _clear_of_the_band(self, face: FaceBox | None) -> View:

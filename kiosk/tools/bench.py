@@ -12,6 +12,7 @@ import dataclasses
 import threading
 import time
 import urllib.request
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -150,14 +151,47 @@ class Phone:
                 "median_ms": round(float(np.median(self.fetch_ms)), 1) if self.fetch_ms else None}
 
 
+class FrameMeter:
+    """The render loop timed frame by frame at the camera's rate, pressing whenever a steady face
+    waits so the chain runs now and then (in its own thread, as for a visitor)."""
+
+    def __init__(self, app, fps: int):
+        self.app, self.fps = app, fps
+        self._press_ms: list[float] = []
+        app.on_visit(lambda visit: self._press_ms.append(visit.press_to_end_ms) if visit.outcome == "result" else None)
+
+    def run(self, done: Callable[[int], bool], warmup: int = 30) -> tuple[dict, float | None]:
+        """Step until `done(frames so far)`; the frame times after `warmup` frames, and the median
+        press to result."""
+        import pygame
+
+        from ..booth.flow import Phase
+        from ..booth.stability import FaceState
+
+        app, clock = self.app, pygame.time.Clock()
+        all_ms, busy_ms = [], []
+        self._press_ms.clear()
+        while not done(len(all_ms)):
+            if app.phase is Phase.LIVE and app.face is FaceState.STEADY:
+                app.press()
+            scoring = app.phase is Phase.SCORING
+            started = time.perf_counter()
+            app.step()
+            ms = (time.perf_counter() - started) * 1000
+            if scoring or app.phase is Phase.SCORING:
+                busy_ms.append(ms)
+            all_ms.append(ms)
+            clock.tick(self.fps)
+        frame = _stats(all_ms[warmup:], p95=True)
+        frame["max_during_inference"] = round(max(busy_ms), 2) if busy_ms else None
+        frame["inference_frames"] = len(busy_ms)
+        return frame, round(float(np.median(self._press_ms)), 1) if self._press_ms else None
+
+
 def bench_loop(config: Config, frames: int, web: bool = False) -> tuple[dict, float, dict | None]:
     """The whole render loop, headless, with presses so the chain runs now and then; with `web`, the
     booth's web server runs beside it on 127.0.0.1 and a phone fetches every take-home card."""
-    import pygame
-
     from ..booth.app import headless_app
-    from ..booth.flow import Phase
-    from ..booth.stability import FaceState
     from ..web.service import WebService
 
     if web:
@@ -169,30 +203,14 @@ def bench_loop(config: Config, frames: int, web: bool = False) -> tuple[dict, fl
         app.close()
         raise KioskError("bench: the web server could not listen on 127.0.0.1")
     phone = Phone(app) if web else None
-    clock = pygame.time.Clock()
-    all_ms, busy_ms, press_ms = [], [], []
-    app.on_visit(lambda visit: press_ms.append(visit.press_to_end_ms) if visit.outcome == "result" else None)
     try:
-        while len(all_ms) < frames:
-            if app.phase is Phase.LIVE and app.face is FaceState.STEADY:
-                app.press()
-            scoring = app.phase is Phase.SCORING
-            started = time.perf_counter()
-            app.step()
-            ms = (time.perf_counter() - started) * 1000
-            if scoring or app.phase is Phase.SCORING:
-                busy_ms.append(ms)
-            all_ms.append(ms)
-            clock.tick(config.camera.fps)
+        frame, press = FrameMeter(app, config.camera.fps).run(lambda n: n >= frames)
     finally:
         served = phone.stop() if phone else None
         if service:
             service.stop()
         app.close()
-    frame = _stats(all_ms[30:], p95=True)  # after warm-up
-    frame["max_during_inference"] = round(max(busy_ms), 2) if busy_ms else None
-    frame["inference_frames"] = len(busy_ms)
-    return frame, round(float(np.median(press_ms)), 1) if press_ms else None, served
+    return frame, press, served
 
 
 def bench(config: Config, frames: int = 450, repeat: int = 100, web: bool = False) -> dict:

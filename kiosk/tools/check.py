@@ -145,8 +145,12 @@ def check_combinations(_: Config) -> tuple[bool, str]:
     return True, f"OpenCV {cv2.__version__}, numpy {np.__version__}"
 
 
+# What a running booth holds itself: checking them from inside it would fight it for the device.
+HELD_BY_THE_BOOTH = ("camera", "display", "gpio")
+
+
 def run_checks(config: Config | None, config_error: str = "", camera: str | None = None,
-               headless: bool = False) -> list[CheckResult]:
+               headless: bool = False, skip: tuple[str, ...] = ()) -> list[CheckResult]:
     checks: list[tuple[str, Callable]] = [
         ("config", lambda c: check_config(config, config_error)),
         ("runtime", check_runtime), ("models", check_models), ("font", check_font),
@@ -156,6 +160,8 @@ def run_checks(config: Config | None, config_error: str = "", camera: str | None
     effective = config or Config()  # a broken config still lets the other checks run on defaults
     results = []
     for name, fn in checks:
+        if name in skip:
+            continue
         try:
             ok, detail = fn(effective)
         except Exception as exc:  # each failure becomes that check's one-line detail

@@ -56,6 +56,9 @@ def screenshot(config: Config, state: str, out: Path, timeout: float = 120.0) ->
                 app.press()
                 target = Phase.COUNTDOWN if state == "countdown" else Phase.RESULT
                 _until(app, lambda: app.phase is target, timeout, f"the {state} screen")
+            if state == "paused":
+                app.pause()
+                _until(app, lambda: app.phase is Phase.PAUSED, timeout, "the pause screen")
             app.render_now()
             out.parent.mkdir(parents=True, exist_ok=True)
             pygame.image.save(app.renderer.canvas, str(out))  # upright, also for a portrait screen

@@ -44,18 +44,23 @@ def language(query: dict, accept_language: str) -> str:
     return chosen if chosen in WORDS else "ko"
 
 
-def _page(lang: str, body: str, here: str = "/", privacy: str = "privacy") -> str:
-    """A whole page around `body`; the language link leads to `here` in the other language."""
-    w = WORDS[lang]
-    just_for_fun = texts.SETS[lang]["just_for_fun"]
+def document(lang: str, title: str, body: str, home: str = "/", style: str = STYLE) -> str:
+    """A whole page: `title` as heading, `body`, and a link to `home` in the other language."""
     other = "en" if lang == "ko" else "ko"
     return (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{html.escape(w['title'])}</title><style>{STYLE}</style></head><body>"
-            f'<nav><a href="{here}?lang={other}">{"English" if other == "en" else "한국어"}</a></nav>'
-            f"<h1>{html.escape(w['title'])}</h1>{body}"
-            f'<p class="small">{html.escape(just_for_fun)}</p>'
-            + (f'<p class="small">{html.escape(w[privacy])}</p>' if privacy else "") + "</body></html>")
+            f"<title>{html.escape(title)}</title><style>{style}</style></head><body>"
+            f'<nav><a href="{home}?lang={other}">{"English" if other == "en" else "한국어"}</a></nav>'
+            f"<h1>{html.escape(title)}</h1>{body}</body></html>")
+
+
+def _page(lang: str, body: str, here: str = "/", privacy: str = "privacy") -> str:
+    """A visitor's page around `body`; the language link leads to `here` in the other language."""
+    w = WORDS[lang]
+    tail = f'<p class="small">{html.escape(texts.SETS[lang]["just_for_fun"])}</p>'
+    if privacy:
+        tail += f'<p class="small">{html.escape(w[privacy])}</p>'
+    return document(lang, w["title"], body + tail, home=here)
 
 
 def upload_page(lang: str) -> str:

@@ -38,7 +38,8 @@ PICTURE_SIDE = 1024  # the result page's picture: enough for a phone, small to s
 def make_app(config: Config, scorer: PhotoScorer | None = None, booth: App | None = None,
              cards: takeaway.Cards | None = None) -> Starlette:
     """The web pages; `booth` is the running booth (`kiosk run`) or None (`kiosk web` alone). With a
-    booth and `[web] takeaway`, each result gets a take-home card (`cards`: a test's own store)."""
+    booth and `[web] takeaway`, each result gets a take-home card (`cards`: a test's own store); with a
+    booth and `[web] admin_token`, /admin (kiosk/web/admin.py)."""
     web = config.web
     if booth is not None and web.takeaway:
         if cards is None:
@@ -100,6 +101,10 @@ def make_app(config: Config, scorer: PhotoScorer | None = None, booth: App | Non
 
     routes = [Route("/", index), Route("/score", score, methods=["POST"])] if web.upload else []
     routes += takeaway.routes(cards) if cards is not None else []
+    if booth is not None and web.admin_token:
+        from .admin import admin_routes  # the booth's own modules (pygame): only where there is a booth
+
+        routes += admin_routes(config, booth)
     return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found, Exception: failed},
                      lifespan=(lambda app: takeaway.forgetting(cards)) if cards is not None else None)
 
