@@ -66,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_run)
 
     p = command("screenshot", help="render one booth screen headless from the demo scene to a PNG")
-    p.add_argument("--state", choices=("idle", "live", "hint", "countdown", "result", "result-long-text", "paused"),
-                   required=True)
+    p.add_argument("--state", choices=("idle", "live", "hint", "countdown", "result", "result-long-text", "takeaway",
+                                       "paused"),
+                   required=True, help="takeaway: the result with its take-home QR code ([web] takeaway)")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--portrait", action="store_true",
                    help="a 1080x1920 portrait screen ([screen] rotation 90), saved upright")
@@ -110,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--frames", type=int, default=450, help="render-loop frames to time")
     p.add_argument("--repeat", type=int, default=100, help="chain runs to time")
+    p.add_argument("--web", action="store_true",
+                   help="time the render loop while the booth's web server serves each take-home card to a phone "
+                        "on 127.0.0.1")
     p.set_defaults(run=_bench)
 
     p = command("load", help="20 web clients uploading on 127.0.0.1 while the booth runs the demo: errors, "
@@ -226,14 +230,24 @@ def _run(args, config) -> int:
 
     source = "demo" if args.demo else (args.camera or config.camera.source)
     app = App(config, source, windowed=args.windowed, headless=args.headless)
-    logging.getLogger("kiosk").info("booth running: camera %s, %s, trigger %s", source, app.runtime,
-                                    config.booth.trigger)
+    log = logging.getLogger("kiosk")
+    log.info("booth running: camera %s, %s, trigger %s", source, app.runtime, config.booth.trigger)
+    web = None
+    if config.web.enabled:
+        from .web.service import WebService
+
+        web = WebService(config, app).start()
+        if web:
+            log.info("web: pages on http://%s:%d/", config.web.host, web.port)
     try:
         return app.run()
     except Exception as exc:  # a bug: say so on screen rather than leave it black, then let systemd restart
-        logging.getLogger("kiosk").exception("booth crashed")
+        log.exception("booth crashed")
         show_error(f"crashed: {type(exc).__name__}: {one_line(exc)}", args.windowed, args.headless)
         return 1
+    finally:
+        if web:
+            web.stop()
 
 
 def _screenshot(args, config) -> int:
@@ -255,7 +269,7 @@ def _bench(args, config) -> int:
 
     from .tools.bench import bench, report
 
-    result = bench(config, frames=args.frames, repeat=args.repeat)
+    result = bench(config, frames=args.frames, repeat=args.repeat, web=args.web)
     print(json.dumps(result) if args.json else report(result))
     return 0
 

@@ -22,6 +22,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 # (the same values as the repo's config.toml, which is generated from this table).
 SYSTEM_CONFIG = Path("/etc/faceeva/config.toml")
 MAX_CONFIG_BYTES = 1_000_000  # a config is a few kB; a device or a huge file is a mistake
+URL = "empty or an http:// or https:// address"
 MIN_ADMIN_TOKEN = 24  # characters: a guessable password on the visitors' own Wi-Fi would hand them the booth
 MAX_TEXT = texts.MAX_VERDICT
 
@@ -121,15 +122,30 @@ class PhotosConfig:
 
 @dataclass(frozen=True)
 class WebConfig:
-    """`kiosk web`: the upload page and POST /score (see README, Web)."""
-    host: str = option("127.0.0.1", "Address kiosk web listens on; 0.0.0.0 for phones on the booth's Wi-Fi.")
-    port: int = option(8080, "Port kiosk web listens on.", low=1, high=65535)
+    """The web pages: `kiosk web` alone, or the booth's own server with take-home cards (see README, Web)."""
+    host: str = option("127.0.0.1", "Address kiosk web (and the booth's server) listens on; 0.0.0.0 for "
+                       "phones on the booth's Wi-Fi.")
+    port: int = option(8080, "Port kiosk web (and the booth's server) listens on.", low=1, high=65535)
     max_upload_mb: int = option(10, "Largest upload accepted (answered 413 above it).", low=1, high=32)
     rate_per_minute: int = option(10, "Uploads one client address may make per minute (answered 429 above it).",
                                   low=1, high=600)
     concurrency: int = option(1, "Uploads scored at the same time; the booth keeps the other cores.",
                               low=1, high=4)
     queue: int = option(8, "Uploads that may wait for their turn; more are answered 429 at once.", low=0, high=64)
+    enabled: bool = option(False, "Serve these pages from inside kiosk run too (a thread of the booth process, on "
+                           "host and port), for visitors' phones on the booth's Wi-Fi.")
+    upload: bool = option(True, "Serve the upload page and POST /score (kiosk web, and the booth when enabled).")
+    takeaway: bool = option(False, "Take-home: the result screen shows a QR code for the visitor's result card (their "
+                            "captured picture and verdict), kept in memory only, never on disk (needs enabled).")
+    takeaway_minutes: int = option(10, "Minutes a take-home card can be opened before it is forgotten.", low=1, high=120)
+    takeaway_max_cards: int = option(50, "Most take-home cards held at once; the oldest is forgotten first.",
+                                     low=1, high=1000)
+    takeaway_max_mb: int = option(64, "Most memory the take-home cards may hold, in MB; the oldest is forgotten "
+                                  "first.", low=4, high=1024)
+    url: str = option("", "Address phones open for a card, e.g. http://10.42.0.1:8080; empty: the address of "
+                      "interface, else host (127.0.0.1 when host is 0.0.0.0), with port.", kind=URL)
+    interface: str = option("", "Network interface whose IPv4 address goes into the QR's URL when url is empty, "
+                            "e.g. wlan0 for the booth's own hotspot.")
     admin_token: str = option(
         "", "Password of the operator's page /admin in the running booth; empty: no such page. At least "
         f"{MIN_ADMIN_TOKEN} characters, random (e.g. the output of: openssl rand -hex 16); anyone on the "
@@ -391,6 +407,8 @@ def _check(f: dataclasses.Field, where: str, value: Any, source: str) -> Any:
         if not isinstance(value, str) or (meta["choices"] and value not in meta["choices"]) or "\0" in value:
             raise fail()  # NUL: no file name can hold it, and open() raises ValueError
         if meta["kind"] == "an absolute path" and not value.startswith("/"):
+            raise fail()
+        if meta["kind"] == URL and value and not value.startswith(("http://", "https://")):
             raise fail()
         if meta["high"] is not None and len(value) > meta["high"]:
             raise fail()

@@ -49,6 +49,9 @@ KO = {
     "notice_captures_stored": "찍은 사진은 이 부스에 저장돼요",
     "notice_button": "버튼을 누를 때만 평가해요",
     "notice_auto": "가만히 서 있으면 자동으로 평가해요",
+    # Beside the take-home QR code on the result screen ([web] takeaway).
+    "takeaway_title": "폰 카메라로 찍어 결과 가져가기",
+    "takeaway_note": "{minutes}분 뒤 사라지고, 저장되지 않아요",
 }
 
 EN = {
@@ -89,6 +92,8 @@ EN = {
     "notice_captures_stored": "photos are saved on this booth",
     "notice_button": "only when you press the button",
     "notice_auto": "holding still starts it",
+    "takeaway_title": "Scan to take your result home",
+    "takeaway_note": "gone in {minutes} minutes, never saved",
 }
 SETS = {"ko": KO, "en": EN}
 LANGUAGES = tuple(SETS)
@@ -97,6 +102,8 @@ MAX_VERDICT = 40  # characters of one verdict: two big lines, on a portrait Pi s
 RANK_KEYS = tuple(f"rank_{n}" for n in range(1, 6))
 KO_RANK_TEXTS = tuple(KO[key] for key in RANK_KEYS)  # the seed's own words
 SCORE_LINE_FIELDS = {"gender": "여자", "score": 3.14, "stars": "★★★☆☆"}
+TEMPLATES = {"score_line": (SCORE_LINE_FIELDS, "{gender}, {score:.2f} and {stars}"),
+             "takeaway_note": ({"minutes": 10}, "{minutes}")}  # what each template may use
 # Not the visitor's: under the camera message, for the operator who walks up to a dark booth.
 CAMERA_LOST_DETAIL = "camera unavailable, reconnecting"
 STAR, NO_STAR = "★", "☆"  # rank as stars: in Korean "1등급" would read as the best
@@ -109,11 +116,12 @@ def problem(key: str, text: str) -> str:
     most = MAX_VERDICT if key in RANK_KEYS else MAX_LENGTH
     if len(text) > most:
         return f"longer than {most} characters"
-    if key == "score_line":
+    if key in TEMPLATES:
+        fields, names = TEMPLATES[key]
         try:
-            text.format(**SCORE_LINE_FIELDS)
+            text.format(**fields)
         except (KeyError, IndexError, ValueError) as exc:
-            return f"not a template of {{gender}}, {{score:.2f}} and {{stars}} ({type(exc).__name__}: {exc})"
+            return f"not a template of {names} ({type(exc).__name__}: {exc})"
     return ""
 
 

@@ -11,7 +11,7 @@ for py in 311 313; do
     if [ "$py" = 311 ]; then extra=("numpy>=1.24,<2" "opencv-python-headless>=4.8,<4.12")
     else extra=("numpy>=2,<3" "opencv-python-headless>=4.12,<5"); fi
     for req in "${extra[@]}" "ai-edge-litert>=2.0,<3" "pygame-ce>=2.5,<3" "pillow>=9" \
-               "starlette>=0.46,<2" "uvicorn>=0.30,<1"; do
+               "starlette>=0.46,<2" "uvicorn>=0.30,<1" "segno>=1.6,<2"; do
         # shellcheck disable=SC2086
         if $PIP download -q --no-deps --only-binary=:all: --python-version "$py" --implementation cp \
                 $platforms --platform manylinux2014_aarch64 -d "$dest/$py" "$req" >/dev/null 2>&1; then

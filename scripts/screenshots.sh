@@ -15,6 +15,8 @@ for state in idle live result; do
     $kiosk screenshot --state "$state" --portrait --out "$out/portrait-$state.png"
 done
 $kiosk screenshot --state result --portrait --lang en --out "$out/portrait-en-result.png"
+# The result with its take-home QR code ([web] takeaway).
+$kiosk screenshot --state takeaway --out "$out/result-takeaway.png"
 # Event branding: docs/example-brand.toml names docs/example-logo.png beside it.
 $kiosk --config docs/example-brand.toml screenshot --state idle --out "$out/brand-idle.png"
 $kiosk --config docs/example-brand.toml screenshot --state result --out "$out/brand-result.png"

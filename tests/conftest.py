@@ -103,9 +103,10 @@ def booth_app():
         Device.pin_factory.reset()
 
 
-def phone_browser(profile, height: int = 844):
+def phone_browser(profile, height: int = 844, downloads=None):
     """Debian's headless Chromium in a phone-sized window, driven by Selenium (no driver download:
-    the caller sets SE_OFFLINE); page loads may take up to 120 s (emulated arm64)."""
+    the caller sets SE_OFFLINE); page loads may take up to 120 s (emulated arm64); downloads go to
+    `downloads`."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -114,6 +115,9 @@ def phone_browser(profile, height: int = 844):
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", f"--window-size=390,{height}",
                 f"--user-data-dir={profile}"):
         options.add_argument(arg)
+    if downloads is not None:
+        options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                                  "download.prompt_for_download": False})
     browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     browser.set_page_load_timeout(120)
     return browser

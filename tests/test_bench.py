@@ -27,3 +27,11 @@ def test_bench_human_report(capsys):
     assert "seed's way" in out and "press to result" in out and "photo intake" in out
     budgets = [line for line in out.splitlines() if "< 33 ms" in line]
     assert len(budgets) == 2 and all(line.endswith(("PASS", "FAIL")) for line in budgets)
+
+
+def test_bench_web_times_the_loop_while_a_phone_fetches_every_card(capsys):
+    assert main(["bench", "--json", "--frames", "150", "--repeat", "2", "--web"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    served = result["takeaway"]
+    assert served["cards"] >= 1 and served["errors"] == 0 and served["median_ms"] > 0
+    assert result["frame_ms"]["n"] == 120 and result["press_to_result_ms"] > 0

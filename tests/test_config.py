@@ -152,6 +152,9 @@ def test_unknown_section(tmp_path):
     ("[brand]\ntitle = \"" + "x" * 61 + "\"\n", "[brand] title"),
     ("[verdict]\nrank_texts = [\"a\", \"b\", \"c\", \"d\", \"" + "e" * 41 + "\"]\n", "of at most 40 characters"),
     ("[detection]\nscale_factor = nan\n", "a number from 1.01"),
+    ("[web]\nurl = \"booth.local:8080\"\n", "[web] url = 'booth.local:8080' is not allowed; expected empty or an http://"),
+    ("[web]\ntakeaway_minutes = 0\n", "a whole number from 1 to 120"),
+    ("[texts]\ntakeaway_note = \"{mins} min\"\n", "not a template of {minutes}"),
 ])
 def test_bad_values_name_key_and_allowed(tmp_path, text, allowed):
     with pytest.raises(ConfigError) as err:

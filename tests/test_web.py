@@ -131,11 +131,16 @@ def test_the_hostile_corpus_uploaded_never_gives_a_server_error(server, astronau
     assert proc.poll() is None and list(tmp.iterdir()) == []
 
 
-@pytest.mark.skipif(not os.path.exists("/usr/bin/chromedriver"),
-                    reason="no Chromium here (scripts/dev-setup.sh installs it; the emulated arm64 root has none)")
+needs_chromium = pytest.mark.skipif(
+    not os.path.exists("/usr/bin/chromedriver"),
+    reason="no Chromium here (scripts/dev-setup.sh installs it; the emulated arm64 root has none)")
+
+
+
+@needs_chromium
 def test_a_real_browser_uploads_a_photo_and_sees_the_verdict_and_the_box(server, photo_dir, tmp_path, monkeypatch):
-    """Debian's headless Chromium, phone-sized, driven by Selenium (no driver download: SE_OFFLINE).
-    With FACEEVA_SHOTS=DIR the pages are saved there (the README's pictures come from this test)."""
+    """A phone's browser on the upload page. With FACEEVA_SHOTS=DIR the pages are saved there (the
+    README's pictures come from this test)."""
     import base64
 
     import numpy as np

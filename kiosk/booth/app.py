@@ -18,21 +18,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import pygame
 
 from .flow import Booth, Event, Phase
 from .button import PRESS, GpioButton
 from ..cameras import Frame, open_camera
 from .captures import save_capture
-from ..chain import Chain
+from ..chain import Chain, Verdict
 from ..config import Config
 from ..errors import KioskError, one_line
-from ..faces import Detection, FaceDetector, FaceStatus, crop_face
+from ..faces import Detection, FaceBox, FaceDetector, FaceStatus, crop_face
 from .feed import CameraFeed, CameraStatus
 from .light import FaceLight
 from .live import LiveDetector
 from .fonts import checked_font
 from .notify import Notifier
+from .qr import QrCode
 from .screen import Look, Renderer, Scene
 from .stability import FaceState, SteadyTracker
 from .view import Framing, View
@@ -76,6 +78,15 @@ def log_visit(visit: Visit) -> None:
         log.info("visit: no capture, face state at capture: %s", visit.face_at_capture)
     else:
         log.error("visit: scoring failed: %s", visit.error)
+
+
+@dataclass(frozen=True)
+class Shot:
+    """A visitor's result as the take-home card shows it: the captured frame (never copied, never
+    written anywhere), the scored face's box in its pixels, the verdict."""
+    image: np.ndarray
+    box: FaceBox
+    verdict: Verdict
 
 
 @dataclass(frozen=True)
@@ -137,6 +148,9 @@ class App:
         self._listeners: list[Callable[[Visit], None]] = [log_visit]
         self._chain_ms = 0.0
         self._scoring_error = ""
+        self._offer: Callable[[Shot], str] | None = None  # the web's take-home cards, when served
+        self._takeaway: QrCode | None = None  # for the result on screen
+        self._takeaway_note = self.words["takeaway_note"].format(minutes=config.web.takeaway_minutes)
 
     def _open_display(self, windowed: bool):
         s = self.config.screen
@@ -165,7 +179,19 @@ class App:
         m = self.chain.manifest
         crops = [crop_face(s.frame.image, s.detection.chosen, m.crop_margin, m.input_size) for s in seen]
         verdict = self.chain.score(*crops)
-        return verdict, (time.perf_counter() - started) * 1000
+        chain_ms = (time.perf_counter() - started) * 1000
+        return verdict, chain_ms, self._take_home(Shot(seen[-1].frame.image, seen[-1].detection.chosen, verdict))
+
+    def _take_home(self, shot: Shot) -> QrCode | None:
+        """The take-home card's address as a QR code, made here in the score worker: the render
+        loop only draws it."""
+        if self._offer is None:
+            return None
+        try:
+            return QrCode.of(self._offer(shot))
+        except Exception:  # the result still shows, without its QR code
+            log.exception("take-home card failed")
+            return None
 
     # The driving API: `kiosk run`, bench, soak, screenshots and tests use only this ----------------
     @property
@@ -239,6 +265,16 @@ class App:
     def next_picture(self) -> None:
         """The operator steps a replayed photo folder to its next photo (N or the right arrow key)."""
         self.feed.next_picture()
+
+    def offer_takeaway(self, offer: Callable[[Shot], str]) -> None:
+        """After each result, `offer(shot)` (on the score worker's thread) keeps a take-home card and
+        returns its address, which the result screen shows as a QR code."""
+        self._offer = offer
+
+    @property
+    def takeaway_url(self) -> str | None:
+        """The address of the take-home card on screen, while its result is shown."""
+        return self._takeaway.url if self._takeaway and self.booth.phase is Phase.RESULT else None
 
     def on_visit(self, listener: Callable[[Visit], None]) -> None:
         """Call `listener` (on the render thread) with every visit's outcome."""
@@ -388,7 +424,7 @@ class App:
         if error is not None:
             self._scoring_error = str(error)
             return self.booth.scored(None, now)
-        verdict, self._chain_ms = result
+        verdict, self._chain_ms, self._takeaway = result
         return self.booth.scored(verdict, now)
 
     def render(self, now: float) -> None:
@@ -408,7 +444,9 @@ class App:
                       self.seen.detection if self.seen else None, self.tracker.state,
                       self.booth.countdown_left(now) if phase is Phase.COUNTDOWN else 0,
                       self.booth.message, self.booth.verdict, result_box, self.booth.auto_starts,
-                      self.booth.hint(self.tracker.state), now - self.booth.since)
+                      self.booth.hint(self.tracker.state), now - self.booth.since,
+                      self._takeaway if phase is Phase.RESULT else None,
+                      self._takeaway_note)
         self.renderer.draw(scene)
         pygame.display.flip()
 

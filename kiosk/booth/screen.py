@@ -13,6 +13,7 @@ from .flow import Phase
 from ..chain import Verdict
 from ..faces import Detection, FaceBox
 from .fonts import FontFile
+from .qr import QrCode
 from .stability import FaceState
 from .view import View
 from ..texts import CAMERA_LOST_DETAIL, Texts
@@ -42,6 +43,8 @@ class Scene:
     auto_trigger: bool = False
     hint: str = ""  # what the visitor should do now (the flow's `Booth.hint`)
     elapsed: float = 0.0  # seconds in this phase
+    takeaway: QrCode | None = None  # the result's take-home card, when the booth's web pages offer one
+    takeaway_note: str = ""  # how long the card is kept
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class Renderer:
         self._texts: dict[tuple, pygame.Surface] = {}  # the same few strings are drawn every frame
         self._shades: dict[tuple, pygame.Surface] = {}
         self._logos: dict[int, pygame.Surface] = {}
+        self._qr: tuple[QrCode | None, pygame.Surface | None] = (None, None)
 
     def draw(self, scene: Scene) -> None:
         c = self.canvas
@@ -124,6 +128,8 @@ class Renderer:
             self._fits[v.text, room] = self._fitted(v.text, self.sizes["big"], self.sizes["small"], room)
         verdict, px = self._fits[v.text, room]
         self._band([(part, px, RESULT_COLOUR) for part in verdict] + rest)
+        if scene.takeaway is not None:
+            self._takeaway(scene.takeaway, scene.takeaway_note)
 
     def _idle(self, scene: Scene) -> None:
         self.canvas.blit(self._shade(self.view.canvas_size, 170), (0, 0))
@@ -134,6 +140,27 @@ class Renderer:
 
     def _notice(self) -> list[tuple]:
         return [(self.look.notice, "small", (200, 200, 200))] if self.look.notice else []
+
+    def _takeaway(self, code: QrCode, note: str) -> None:
+        """The take-home QR code in the top right corner (below the event's title, if any), with what
+        it is and how long the card is kept beside it: one row, so it stays above the face, which
+        the result screen keeps in the middle."""
+        cw, ch = self.view.canvas_size
+        if self._qr[0] is not code:  # scaled once per result, whole pixels per module: crisp edges
+            n = code.modules.shape[0]
+            k = max(3, round(min(cw, ch) * 0.24) // n)  # 3 pixels a module: the least a phone reads well
+            grey = np.where(code.modules.T, 0, 255).astype(np.uint8)
+            self._qr = (code, pygame.transform.scale(pygame.surfarray.make_surface(np.dstack([grey] * 3)),
+                                                     (n * k, n * k)))
+        qr = self._qr[1]
+        lines = [(self.words["takeaway_title"], "small", WHITE), (note, "small", (190, 190, 190))]
+        pad = round(min(cw, ch) * 0.015)
+        words_w = max(self._rendered(t, size, c).get_width() for t, size, c in lines)
+        width, height = words_w + qr.get_width() + 3 * pad, qr.get_height() + 2 * pad
+        left, top = cw - width - pad, self._bar_height() + pad
+        self.canvas.blit(self._shade((width, height), 200), (left, top))
+        self._stack(lines, top, height, left + pad + words_w // 2)
+        self.canvas.blit(qr, (left + words_w + 2 * pad, top + pad))
 
     def _paused(self, scene: Scene) -> None:
         if scene.frame is not None:
@@ -156,10 +183,10 @@ class Renderer:
     def _top_bar(self) -> None:
         """The event's logo and title across the top (idle and result screens), when configured."""
         look = self.look
-        if not (look.title or look.logo):
+        bar_h = self._bar_height()
+        if not bar_h:
             return
         cw, ch = self.view.canvas_size
-        bar_h = round(ch * TOP_BAR) if cw >= ch else round(cw * TOP_BAR * 1.2)
         self.canvas.blit(self._shade((cw, bar_h), 150), (0, 0))
         x = round(bar_h * 0.15)
         if look.logo is not None:
@@ -170,6 +197,13 @@ class Renderer:
             lines, px = self._fitted(look.title, self.sizes["mid"], self.sizes["small"], bar_h, width=cw - x - 20)
             surface = self._rendered(lines[0], px, WHITE)
             self.canvas.blit(surface, surface.get_rect(midleft=(x, bar_h // 2)))
+
+    def _bar_height(self) -> int:
+        """The top bar's height in pixels; 0 without a title or logo."""
+        if not (self.look.title or self.look.logo):
+            return 0
+        cw, ch = self.view.canvas_size
+        return round(ch * TOP_BAR) if cw >= ch else round(cw * TOP_BAR * 1.2)
 
     def _logo(self, height: int) -> pygame.Surface:
         if height not in self._logos:
@@ -264,12 +298,13 @@ class Renderer:
     def _height(self, lines: list[tuple]) -> float:
         return sum(self._line_heights(lines))
 
-    def _stack(self, lines: list[tuple[str, str, tuple]], top: int, height: int) -> None:
+    def _stack(self, lines: list[tuple[str, str, tuple]], top: int, height: int, x: int | None = None) -> None:
+        """Lines centred on `x` (the canvas's middle by default), stacked in the middle of `height`."""
         heights = self._line_heights(lines)
         y = top + (height - sum(heights)) / 2
-        cw = self.view.canvas_size[0]
+        x = self.view.canvas_size[0] // 2 if x is None else x
         for (text, size, colour), h in zip(lines, heights):
-            self._text(text, size, colour, centre=(cw // 2, round(y + h / 2)))
+            self._text(text, size, colour, centre=(x, round(y + h / 2)))
             y += h
 
 

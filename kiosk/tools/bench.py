@@ -9,7 +9,9 @@ outputs, on the crop and its mirror image.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
+import urllib.request
 from typing import Callable
 
 import cv2
@@ -117,6 +119,38 @@ def bench_intake(config: Config, repeat: int) -> dict:
     return dict(_stats(ours), first_ms=round(first_ms, 1), in_process=_stats(direct)["median"])
 
 
+class Phone:
+    """A visitor's phone on loopback: it opens each new take-home card as it appears on screen (the
+    page, the picture, the download), one card at a time, until stopped."""
+
+    def __init__(self, app):
+        self.app, self.fetch_ms, self.errors = app, [], 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="phone", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        seen = None
+        while not self._stop.wait(0.05):
+            url = self.app.takeaway_url
+            if not url or url == seen:
+                continue
+            seen, started = url, time.perf_counter()
+            try:
+                for part in ("", "/faceeva.jpg", "/faceeva.jpg?download=1"):
+                    with urllib.request.urlopen(url + part, timeout=10) as response:
+                        response.read()
+                self.fetch_ms.append((time.perf_counter() - started) * 1000)
+            except OSError:
+                self.errors += 1
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._thread.join(15)
+        return {"cards": len(self.fetch_ms), "errors": self.errors,
+                "median_ms": round(float(np.median(self.fetch_ms)), 1) if self.fetch_ms else None}
+
+
 class FrameMeter:
     """The render loop timed frame by frame at the camera's rate, pressing whenever a steady face
     waits so the chain runs now and then (in its own thread, as for a visitor)."""
@@ -154,18 +188,32 @@ class FrameMeter:
         return frame, round(float(np.median(self._press_ms)), 1) if self._press_ms else None
 
 
-def bench_loop(config: Config, frames: int) -> tuple[dict, float]:
-    """The whole render loop, headless, with presses so the chain runs now and then."""
+def bench_loop(config: Config, frames: int, web: bool = False) -> tuple[dict, float, dict | None]:
+    """The whole render loop, headless, with presses so the chain runs now and then; with `web`, the
+    booth's web server runs beside it on 127.0.0.1 and a phone fetches every take-home card."""
     from ..booth.app import headless_app
+    from ..web.service import WebService
 
+    if web:
+        config = dataclasses.replace(config, web=dataclasses.replace(
+            config.web, enabled=True, takeaway=True, upload=False, host="127.0.0.1", port=0, url=""))
     app = headless_app(config, countdown_s=0, result_s=1.0)
-    try:
-        return FrameMeter(app, config.camera.fps).run(lambda n: n >= frames)
-    finally:
+    service = WebService(app.config, app).start() if web else None
+    if web and service is None:
         app.close()
+        raise KioskError("bench: the web server could not listen on 127.0.0.1")
+    phone = Phone(app) if web else None
+    try:
+        frame, press = FrameMeter(app, config.camera.fps).run(lambda n: n >= frames)
+    finally:
+        served = phone.stop() if phone else None
+        if service:
+            service.stop()
+        app.close()
+    return frame, press, served
 
 
-def bench(config: Config, frames: int = 450, repeat: int = 100) -> dict:
+def bench(config: Config, frames: int = 450, repeat: int = 100, web: bool = False) -> dict:
     scenes = booth_scenes(config, 120)
     detect, seed_detect = bench_detect(config, scenes)
     m = Manifest.read(config.models_dir)
@@ -175,9 +223,10 @@ def bench(config: Config, frames: int = 450, repeat: int = 100) -> dict:
     chain = bench_chain(config, crop, repeat)
     seed_chain = bench_seed_chain(config, face, repeat)
     intake = bench_intake(config, repeat)
-    frame, press = bench_loop(config, frames)
-    return {"detect_ms": detect, "seed_detect_ms": seed_detect, "frame_ms": frame, "chain_ms": chain,
-            "seed_chain_ms": seed_chain, "intake_ms": intake, "press_to_result_ms": press}
+    frame, press, served = bench_loop(config, frames, web)
+    result = {"detect_ms": detect, "seed_detect_ms": seed_detect, "frame_ms": frame, "chain_ms": chain,
+              "seed_chain_ms": seed_chain, "intake_ms": intake, "press_to_result_ms": press}
+    return result | ({"takeaway": served} if web else {})
 
 
 # What a Pi must hold for a steady 30 fps preview (README, "Benchmark on the Pi"); the rest is reported.
@@ -203,6 +252,10 @@ def report(result: dict) -> str:
         ("photo intake, median", f"{i['median']} ms (in-process decode {i['in_process']} ms)", "", ""),
         ("press to result (countdown 0)", f"{result['press_to_result_ms']} ms", "", ""),
     ]
+    if "takeaway" in result:  # --web: the frame rows above were measured while the server served
+        t = result["takeaway"]
+        rows.append(("take-home cards fetched by a phone", f"{t['cards']}, median {t['median_ms']} ms each, "
+                     f"{t['errors']} errors", "", ""))
     header = ("measure", "this machine", "seed's way", "Pi budget")
     widths = [max(len(str(r[k])) for r in rows + [header]) for k in range(4)]
     lines = ["  ".join(str(v).ljust(w) for v, w in zip(row, widths)).rstrip() for row in [header] + rows]

@@ -102,45 +102,20 @@ def rss_mb() -> float:
     return round(one(os.getpid()) + sum(one(pid) for pid in children), 1)
 
 
-class _Server:
-    """make_app(config, booth=app) on uvicorn in a daemon thread, as the booth serves its pages."""
-
-    def __init__(self, config: Config, booth):
-        import uvicorn
-
-        from ..web.server import make_app
-
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(
-            make_app(config, booth=booth), http="h11", loop="asyncio", lifespan="off", log_config=None,
-            access_log=False, log_level="warning", timeout_keep_alive=5))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, name="web",
-                                       daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 600  # only catches a server that never starts
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the web server did not start")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-        self.sock.close()
-
-
 def load(config: Config, clients: int = 20, seconds: float = 60.0, baseline_s: float = 20.0,
          warmup_s: float = 10.0) -> dict:
     from ..booth.app import headless_app
     from ..cameras.demo import PORTRAIT
+    from ..web.service import WebService
 
     config = dataclasses.replace(config, web=dataclasses.replace(config.web, host="127.0.0.1", port=0))
     app = headless_app(config, countdown_s=0, result_s=1.0)
     server = None
     try:
         meter = FrameMeter(app, config.camera.fps)
-        server = _Server(config, app)
+        server = WebService(app.config, app).start()  # as kiosk run serves its pages
+        if server is None:
+            raise KioskError("load: the web server could not listen on 127.0.0.1")
         app.run_until(lambda: app.camera_ok, 120)
         started = time.monotonic()
         without, _ = meter.run(lambda n: time.monotonic() - started >= baseline_s)

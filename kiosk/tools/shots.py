@@ -41,6 +41,8 @@ def screenshot(config: Config, state: str, out: Path, timeout: float = 120.0) ->
         # The hint: a press while the visitor is still stepping in waits for a steady face, and says so.
         steady_s = 5.0 if state == "hint" else config.booth.steady_s
         app = headless_app(config, source, countdown_s=countdown, idle_after_s=1.0, steady_s=steady_s)
+        if state == "takeaway":
+            _offer_takeaway(config, app)
         try:
             if state == "idle":
                 _until(app, lambda: app.phase is Phase.IDLE, timeout, "the idle screen")
@@ -50,7 +52,7 @@ def screenshot(config: Config, state: str, out: Path, timeout: float = 120.0) ->
                 _until(app, lambda: app.phase is Phase.WAITING, timeout, "a press waiting for a steady face")
             else:
                 _until(app, lambda: app.face is FaceState.STEADY, timeout, "a steady face")
-            if state in ("countdown", "result", "result-long-text"):
+            if state in ("countdown", "result", "result-long-text", "takeaway"):
                 app.press()
                 target = Phase.COUNTDOWN if state == "countdown" else Phase.RESULT
                 _until(app, lambda: app.phase is target, timeout, f"the {state} screen")
@@ -63,6 +65,14 @@ def screenshot(config: Config, state: str, out: Path, timeout: float = 120.0) ->
             return out
         finally:
             app.close()
+
+
+def _offer_takeaway(config: Config, app) -> None:
+    """The result with its take-home QR code: cards as the booth's web pages keep them, with the
+    address from [web] (no port is opened for a screenshot)."""
+    from ..web.server import make_app
+
+    make_app(dataclasses.replace(config, web=dataclasses.replace(config.web, takeaway=True, upload=False)), booth=app)
 
 
 def _until(app, condition, timeout: float, what: str) -> None:

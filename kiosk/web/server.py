@@ -13,6 +13,7 @@ import email.parser
 import email.policy
 import logging
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import cv2
 from starlette.applications import Starlette
@@ -22,18 +23,30 @@ from starlette.routing import Route
 
 from ..config import Config
 from ..scoring import PhotoScorer
-from . import pages
+from . import pages, takeaway
+from .address import base_url
+from .card import card_jpeg
 from .limits import Busy, Queue, RateLimit
+
+if TYPE_CHECKING:
+    from ..booth.app import App
 
 log = logging.getLogger(__name__)
 PICTURE_SIDE = 1024  # the result page's picture: enough for a phone, small to send
 
 
-def make_app(config: Config, scorer: PhotoScorer | None = None, booth=None) -> Starlette:
-    """The web app; `booth` is the running `App` (None for `kiosk web` alone), and with it and
-    `[web] admin_token` set, /admin (kiosk/web/admin.py)."""
+def make_app(config: Config, scorer: PhotoScorer | None = None, booth: App | None = None,
+             cards: takeaway.Cards | None = None) -> Starlette:
+    """The web pages; `booth` is the running booth (`kiosk run`) or None (`kiosk web` alone). With a
+    booth and `[web] takeaway`, each result gets a take-home card (`cards`: a test's own store); with a
+    booth and `[web] admin_token`, /admin (kiosk/web/admin.py)."""
     web = config.web
-    scorer = scorer or PhotoScorer(config)
+    if booth is not None and web.takeaway:
+        if cards is None:
+            cards = takeaway.Cards(web.takeaway_minutes * 60.0, web.takeaway_max_cards, web.takeaway_max_mb * 2**20,
+                                   lambda shot: card_jpeg(shot.image, shot.box, shot.verdict, booth.font, booth.words))
+        booth.offer_takeaway(lambda shot: f"{base_url(web)}/card/{cards.add(shot)}")
+    scorer = scorer or (PhotoScorer(config) if web.upload else None)
     rate = RateLimit(web.rate_per_minute)
     queue = Queue(web.concurrency, web.queue)
     max_bytes = web.max_upload_mb * 2**20
@@ -86,12 +99,14 @@ def make_app(config: Config, scorer: PhotoScorer | None = None, booth=None) -> S
         log.exception("web: request failed")
         return HTMLResponse(pages.problem_page(_lang(request), "error"), 422)
 
-    routes = [Route("/", index), Route("/score", score, methods=["POST"])]
+    routes = [Route("/", index), Route("/score", score, methods=["POST"])] if web.upload else []
+    routes += takeaway.routes(cards) if cards is not None else []
     if booth is not None and web.admin_token:
         from .admin import admin_routes  # the booth's own modules (pygame): only where there is a booth
 
         routes += admin_routes(config, booth)
-    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found, Exception: failed})
+    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found, Exception: failed},
+                     lifespan=(lambda app: takeaway.forgetting(cards)) if cards is not None else None)
 
 
 def _lang(request: Request) -> str:
