@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: %(default)s)")
     p.add_argument("--calibration-slope", type=float, default=d.calibration_slope,
                    help="displayed score vs human rating on the validation split (default: %(default)s)")
+    p.add_argument("--consistency", type=float, default=d.consistency,
+                   help="weight of a loss that asks two random versions of a photo for the same outputs "
+                        "(0 = off; each step then sees each photo once instead of twice; default: %(default)s)")
     p.set_defaults(run=_train)
     return parser
 
@@ -158,7 +161,7 @@ def _train(args, config) -> int:
     train(TrainSettings(data=args.data, out=args.out or config.models_dir, epochs=args.epochs, copies=args.copies,
                         limit=args.limit, val_fraction=args.val_fraction, precision=args.precision,
                         seed=args.seed, frozen_blocks=args.frozen_blocks, exposure=args.exposure,
-                        calibration_slope=args.calibration_slope), config)
+                        calibration_slope=args.calibration_slope, consistency=args.consistency), config)
     return 0
 
 

@@ -28,3 +28,6 @@ class TrainSettings:
     mirror: bool = True  # the chain averages each crop with its mirror image (manifest preprocess.mirror)
     calibration_slope: float = 1.0  # displayed score vs human rating on the validation split
     exposure: str = "even"  # "even": every crop's face brought to one brightness (kiosk.chain.even_exposure)
+    # weight of the squared difference between the outputs for two random versions of the same photo
+    # (each step sees each photo twice): 0 = off, each step one version per photo
+    consistency: float = 0.0

@@ -150,7 +150,8 @@ def train(settings: TrainSettings, config: Config) -> Path:
         "training": {"data": str(settings.data), "photos": len(samples), "train_faces": len(train_set),
                      "validation_photos": len(val_set), "val_fraction": settings.val_fraction,
                      "seed": settings.seed, "frozen_blocks": settings.frozen_blocks, "epochs": settings.epochs,
-                     "copies": settings.copies, "calibration_slope": settings.calibration_slope,
+                     "copies": settings.copies, "consistency": settings.consistency,
+                     "calibration_slope": settings.calibration_slope,
                      "date": datetime.date.today().isoformat()},
     }
     # kept out of git; `kiosk export` reuses it
@@ -210,7 +211,13 @@ def exposure_step(exposure: str):
 
 
 def fit_tail(net, cache, genders, scores, settings: TrainSettings) -> None:
-    """Train the unfrozen blocks and the heads: score MSE on the sample's own gender head + gender BCE."""
+    """Train the unfrozen blocks and the heads: score MSE on the sample's own gender head + gender BCE.
+
+    With `settings.consistency` > 0 each step also runs a second random version of every photo in
+    the batch and adds that weight x the squared difference of the two versions' outputs (the own
+    gender's score and the gender logit), so a moved box or another camera setting changes the
+    verdict less; the task loss is then the mean over both versions.
+    """
     import torch
 
     n = len(genders)
@@ -221,18 +228,32 @@ def fit_tail(net, cache, genders, scores, settings: TrainSettings) -> None:
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, settings.lr, total_steps=max(steps, 1),
                                                    pct_start=0.15)
     bce = torch.nn.BCEWithLogitsLoss()
+    paired = settings.consistency > 0 and cache.shape[0] > 1
     for epoch in range(settings.epochs):
         net.tail.train()
         net.dropout.train()
         order = torch.randperm(n)
         picked = torch.randint(0, cache.shape[0], (n,))  # one cached version per photo this epoch
+        # the second version: any other one, so the pair always differs
+        other = (picked + torch.randint(1, max(cache.shape[0], 2), (n,))) % cache.shape[0]
         total, started = 0.0, time.time()
         for i in range(0, n, settings.batch):
             idx = order[i:i + settings.batch]
-            out = net.forward_tail(cache[picked[idx], idx].float())
             g, s = genders[idx], scores[idx]
-            predicted = out[torch.arange(len(idx)), 1 + g]
-            loss = torch.nn.functional.mse_loss(predicted, s) + 0.5 * bce(out[:, 0], g.float())
+            batch = cache[picked[idx], idx]
+            if paired:
+                batch = torch.cat([batch, cache[other[idx], idx]])
+                g2, s2 = torch.cat([g, g]), torch.cat([s, s])
+            else:
+                g2, s2 = g, s
+            out = net.forward_tail(batch.float())
+            predicted = out[torch.arange(len(g2)), 1 + g2]
+            loss = torch.nn.functional.mse_loss(predicted, s2) + 0.5 * bce(out[:, 0], g2.float())
+            if paired:
+                k = len(idx)
+                loss = loss + settings.consistency * (
+                    torch.mean((predicted[:k] - predicted[k:]) ** 2)
+                    + 0.1 * torch.mean((out[:k, 0] - out[k:, 0]) ** 2))  # logits span ~10x the scores
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
