@@ -10,6 +10,21 @@ from pathlib import Path
 # crop, and only blocks 11..18 are fine-tuned. Measured on the validation split: r 0.913 with
 # blocks 11..18 trained vs 0.905 with 14..18 (models/README.md).
 FROZEN_BLOCKS = 11
+RANK_SHARES = (0.2, 0.2, 0.2, 0.2, 0.2)
+SHARE_LIMITS = (0.05, 0.40)  # each rank's share (issue 10): no verdict vanishes or dominates
+
+
+def parse_rank_shares(text: str) -> tuple[float, ...]:
+    """"10,25,30,25,10" (percent, ranks 1..5) -> fractions; ValueError worded for the command line."""
+    try:
+        shares = tuple(float(v) / 100 for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"rank shares {text!r}: give five percentages separated by commas, "
+                         "e.g. 10,25,30,25,10") from None
+    lo, hi = SHARE_LIMITS
+    if len(shares) != 5 or abs(sum(shares) - 1) > 1e-6 or not all(lo <= v <= hi for v in shares):
+        raise ValueError(f"rank shares {text!r}: five percentages, each {lo:.0%}..{hi:.0%}, adding up to 100")
+    return shares
 
 
 @dataclass(frozen=True)
@@ -31,3 +46,6 @@ class TrainSettings:
     # weight of the squared difference between the outputs for two random versions of the same photo
     # (each step sees each photo twice): 0 = off, each step one version per photo
     consistency: float = 0.0
+    # share of faces (of the training split, per gender) given each rank 1..5; the cuts between ranks
+    # are the matching quantiles of the exported chain's scores (`rank_boundaries`)
+    rank_shares: tuple[float, ...] = RANK_SHARES

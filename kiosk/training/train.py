@@ -23,7 +23,7 @@ from ..config import Config
 from ..faces import FaceBox, FaceDetector, crop_box, crop_face, largest_face_crop
 from ..photo import PhotoError, read_photo
 from .augment import BOX_SCALE, BOX_SHIFT, augment, jitter_box
-from .settings import TrainSettings
+from .settings import RANK_SHARES, TrainSettings
 from .dataset import Sample, load_samples, split
 from ..errors import KioskError
 
@@ -151,7 +151,7 @@ def train(settings: TrainSettings, config: Config) -> Path:
                      "validation_photos": len(val_set), "val_fraction": settings.val_fraction,
                      "seed": settings.seed, "frozen_blocks": settings.frozen_blocks, "epochs": settings.epochs,
                      "copies": settings.copies, "consistency": settings.consistency,
-                     "calibration_slope": settings.calibration_slope,
+                     "calibration_slope": settings.calibration_slope, "rank_shares": list(settings.rank_shares),
                      "date": datetime.date.today().isoformat()},
     }
     # kept out of git; `kiosk export` reuses it
@@ -161,18 +161,19 @@ def train(settings: TrainSettings, config: Config) -> Path:
     log("rank boundaries and calibration through the exported chain")
     val_faces = face_crops(val_set, config, INPUT_SIZE) if val_set else None
     for folder in (settings.out / "float", settings.out):
-        fit_verdict_scale(folder, config, faces, val_faces, settings.calibration_slope)
+        fit_verdict_scale(folder, config, faces, val_faces, settings.calibration_slope, settings.rank_shares)
     log(f"wrote {path}, the model and a float32 copy in {settings.out / 'float'} "
         f"({(time.time() - started) / 60:.1f} min in all)")
     return path
 
 
-def fit_verdict_scale(folder: Path, config: Config, train: Faces, val: Faces | None, slope: float) -> None:
+def fit_verdict_scale(folder: Path, config: Config, train: Faces, val: Faces | None, slope: float,
+                      shares: tuple[float, ...] = RANK_SHARES) -> None:
     """Rank boundaries and the displayed score's calibration, from the exported chain itself (its
     precision, exposure step and mirror averaging included), written into the folder's manifest.
 
-    Boundaries: per gender the chain calls, the 20/40/60/80% quantiles of its raw scores on the
-    training crops. Calibration: raw scores on the validation crops, stretched about their mean so
+    Boundaries: per gender the chain calls, the quantiles of its raw scores on the training crops
+    that give each rank its share in `shares`. Calibration: raw scores on the validation crops, stretched about their mean so
     that displayed vs human has `slope` (1 = the raters' scale; raw scores are squeezed to the middle).
     """
     import json
@@ -186,7 +187,7 @@ def fit_verdict_scale(folder: Path, config: Config, train: Faces, val: Faces | N
         return np.array([p for p, _ in out]), np.array([s for _, s in out])
 
     p_train, s_train = raw(train)
-    boundaries = rank_boundaries(s_train, np.where(p_train > 0.5, 1, 0))
+    boundaries = rank_boundaries(s_train, np.where(p_train > 0.5, 1, 0), shares)
     calibration = {"slope": 1.0, "intercept": 0.0}
     if val is not None and len(val.samples) >= MIN_CALIBRATION_FACES:
         p_val, s_val = raw(val)
@@ -262,16 +263,20 @@ def fit_tail(net, cache, genders, scores, settings: TrainSettings) -> None:
         log(f"  epoch {epoch + 1}/{settings.epochs}: loss {total / n:.4f} ({time.time() - started:.0f} s)")
 
 
-def rank_boundaries(scores: np.ndarray, genders: np.ndarray) -> dict[str, list[float]]:
-    """Per gender, the 20/40/60/80% quantiles of raw scores, so the five ranks are used evenly
-    even though human ratings cluster around 3."""
+def rank_boundaries(scores: np.ndarray, genders: np.ndarray,
+                    shares: tuple[float, ...] = RANK_SHARES) -> dict[str, list[float]]:
+    """Per gender, the quantiles of raw scores that give rank 1..5 its share in `shares`, so the
+    ranks are used as intended even though human ratings cluster around 3. Equal shares put cuts
+    where scores are densest; smaller shares at the ends put them where scores are sparse, so a
+    score's frame-to-frame wobble crosses one less often (models/README.md)."""
+    levels = np.cumsum(shares)[:4]
     result = {}
     for g, name in enumerate(GENDERS):
         predicted = scores[genders == g]
         if len(predicted) < 5:  # too few photos (smoke runs): fall back to the rating scale's steps
             result[name] = [1.8, 2.6, 3.4, 4.2]
         else:
-            result[name] = [round(float(q), 4) for q in np.quantile(predicted, [0.2, 0.4, 0.6, 0.8])]
+            result[name] = [round(float(q), 4) for q in np.quantile(predicted, levels)]
     return result
 
 
@@ -313,5 +318,35 @@ def export_checkpoint(out: Path, data: Path, precision: str, config: Config) -> 
                   exposed(faces.crops[rng.choice(len(faces.crops), min(200, len(faces.crops)), replace=False)]))
     val_faces = face_crops(val_set, config, INPUT_SIZE) if val_set else None
     for folder in (out / "float", out):
-        fit_verdict_scale(folder, config, faces, val_faces, t.get("calibration_slope", 1.0))
+        fit_verdict_scale(folder, config, faces, val_faces, t.get("calibration_slope", 1.0),
+                          tuple(t.get("rank_shares", RANK_SHARES)))
     return path
+
+
+def refit_verdict(models: Path, data: Path, config: Config, shares: tuple[float, ...] | None = None,
+                  slope: float | None = None, mirror: bool | None = None) -> dict:
+    """The decision side of a models folder fitted again without its checkpoint (the shipped files
+    have none): mirror averaging on or off, then rank boundaries at `shares` on the training split
+    and the displayed score's calibration on the validation split, through the folder's own chain.
+    The same split as the models were trained with (manifest `training`); the model files stay as
+    they are. Its float32 copy in `float/`, if any, gets the same treatment. Returns the manifest."""
+    import json
+
+    folders = [f for f in (models / "float", models) if (f / "manifest.json").is_file()]
+    manifest = json.loads((models / "manifest.json").read_text(encoding="utf-8"))
+    t = manifest.setdefault("training", {})
+    shares = tuple(shares or t.get("rank_shares", RANK_SHARES))
+    slope = t.get("calibration_slope", 1.0) if slope is None else slope
+    train_set, val_set = split(load_samples(data), t.get("val_fraction", 0.15), t.get("seed", 0))
+    size = manifest["preprocess"]["input_size"]
+    faces = face_crops(train_set, config, size)
+    val_faces = face_crops(val_set, config, size) if val_set else None
+    for folder in folders:
+        path = folder / "manifest.json"
+        m = json.loads(path.read_text(encoding="utf-8"))
+        if mirror is not None:
+            m["preprocess"]["mirror"] = mirror
+        m.setdefault("training", {}).update(rank_shares=list(shares), calibration_slope=slope)
+        path.write_text(json.dumps(m, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        fit_verdict_scale(folder, config, faces, val_faces, slope, shares)
+    return json.loads((models / "manifest.json").read_text(encoding="utf-8"))
