@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="displayed score vs human rating on the validation split (default: the manifest's, else 1)")
     p.add_argument("--mirror", choices=("on", "off"), default=None,
                    help="average each crop with its mirror image (default: as the manifest says)")
+    p.add_argument("--extra-margins", type=_margins, default=None,
+                   help="more crops per face, cut around the same box with these margins (comma-separated, "
+                        "e.g. 0.32; 'none' for none) and averaged (default: as the manifest says)")
     p.set_defaults(run=_refit)
 
     p = command("score", help="score photo files or folders, one line (or JSON object) per photo")
@@ -194,10 +197,20 @@ def _refit(args, config) -> int:
 
     mirror = None if args.mirror is None else args.mirror == "on"
     manifest = refit_verdict(args.models or config.models_dir, args.data, config, args.rank_shares,
-                             args.calibration_slope, mirror)
+                             args.calibration_slope, mirror, args.extra_margins)
     print(json.dumps({k: manifest[k] for k in ("rank_boundaries", "calibration")}
-                     | {"mirror": manifest["preprocess"].get("mirror", False)}))
+                     | {k: manifest["preprocess"].get(k) for k in ("mirror", "extra_margins")}))
     return 0
+
+
+def _margins(text: str) -> tuple[float, ...]:
+    try:
+        margins = () if text == "none" else tuple(float(v) for v in text.split(","))
+    except ValueError:
+        margins = (-1.0,)
+    if not all(0 <= v <= 1 for v in margins):
+        raise argparse.ArgumentTypeError(f"{text!r}: give margins between 0 and 1 separated by commas, or none")
+    return margins
 
 
 def _score(args, config) -> int:

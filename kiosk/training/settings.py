@@ -49,3 +49,4 @@ class TrainSettings:
     # share of faces (of the training split, per gender) given each rank 1..5; the cuts between ranks
     # are the matching quantiles of the exported chain's scores (`rank_boundaries`)
     rank_shares: tuple[float, ...] = RANK_SHARES
+    extra_margins: tuple[float, ...] = ()  # more crops per face for the chain (manifest preprocess.extra_margins)

@@ -144,7 +144,7 @@ def train(settings: TrainSettings, config: Config) -> Path:
         "preprocess": {"input_size": INPUT_SIZE, "colour": "RGB", "mean": IMAGENET_MEAN,
                        "std": IMAGENET_STD, "scale": "x/255, then (x - mean) / std",
                        "crop_margin": config.detection.crop_margin, "exposure": settings.exposure,
-                       "mirror": settings.mirror},
+                       "mirror": settings.mirror, "extra_margins": list(settings.extra_margins)},
         "labels": {"gender": {"0": "man", "1": "woman"}, "rank": "1 = worst ... 5 = best"},
         "rank_boundaries": {g: [1.8, 2.6, 3.4, 4.2] for g in GENDERS},  # until fit_verdict_scale
         "training": {"data": str(settings.data), "photos": len(samples), "train_faces": len(train_set),
@@ -170,7 +170,8 @@ def train(settings: TrainSettings, config: Config) -> Path:
 def fit_verdict_scale(folder: Path, config: Config, train: Faces, val: Faces | None, slope: float,
                       shares: tuple[float, ...] = RANK_SHARES) -> None:
     """Rank boundaries and the displayed score's calibration, from the exported chain itself (its
-    precision, exposure step and mirror averaging included), written into the folder's manifest.
+    precision, exposure step, extra crop margins and mirror averaging included), written into the
+    folder's manifest.
 
     Boundaries: per gender the chain calls, the quantiles of its raw scores on the training crops
     that give each rank its share in `shares`. Calibration: raw scores on the validation crops, stretched about their mean so
@@ -183,7 +184,9 @@ def fit_verdict_scale(folder: Path, config: Config, train: Faces, val: Faces | N
     chain = Chain(folder, config.wording.rank_texts)
 
     def raw(faces: Faces) -> tuple[np.ndarray, np.ndarray]:
-        out = [chain.predict([crop]) for crop in faces.crops]
+        # each face as the chain sees it in service: its crop, plus one per extra margin of the manifest
+        out = [chain.predict([crop, *chain.extra_crops(patch, box)])
+               for crop, (patch, box) in zip(faces.crops, faces.contexts)]
         return np.array([p for p, _ in out]), np.array([s for _, s in out])
 
     p_train, s_train = raw(train)
@@ -324,9 +327,10 @@ def export_checkpoint(out: Path, data: Path, precision: str, config: Config) -> 
 
 
 def refit_verdict(models: Path, data: Path, config: Config, shares: tuple[float, ...] | None = None,
-                  slope: float | None = None, mirror: bool | None = None) -> dict:
+                  slope: float | None = None, mirror: bool | None = None,
+                  extra_margins: tuple[float, ...] | None = None) -> dict:
     """The decision side of a models folder fitted again without its checkpoint (the shipped files
-    have none): mirror averaging on or off, then rank boundaries at `shares` on the training split
+    have none): mirror averaging on or off and the extra crop margins, then rank boundaries at `shares` on the training split
     and the displayed score's calibration on the validation split, through the folder's own chain.
     The same split as the models were trained with (manifest `training`); the model files stay as
     they are. Its float32 copy in `float/`, if any, gets the same treatment. Returns the manifest."""
@@ -346,6 +350,8 @@ def refit_verdict(models: Path, data: Path, config: Config, shares: tuple[float,
         m = json.loads(path.read_text(encoding="utf-8"))
         if mirror is not None:
             m["preprocess"]["mirror"] = mirror
+        if extra_margins is not None:
+            m["preprocess"]["extra_margins"] = list(extra_margins)
         m.setdefault("training", {}).update(rank_shares=list(shares), calibration_slope=slope)
         path.write_text(json.dumps(m, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         fit_verdict_scale(folder, config, faces, val_faces, slope, shares)
