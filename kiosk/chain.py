@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from .errors import KioskError
+from .faces import FaceBox, crop_face
 from .runtime import load_runtime, native_stderr_silenced
 
 GENDERS = ("man", "woman")
@@ -40,6 +41,9 @@ class Manifest:
     exposure: str = "none"  # "even": crops go through `even_exposure` first, as in training
     mirror: bool = False  # also run each crop's mirror image and average (test-time augmentation)
     calibration: tuple[float, float] = (1.0, 0.0)  # displayed score = slope x raw + intercept
+    # more crops of each face, cut around the same box with these margins, averaged with it
+    # (test-time augmentation: a second framing evens out how the box happens to sit on the face)
+    extra_margins: tuple[float, ...] = ()
 
     @classmethod
     def read(cls, models_dir: Path) -> "Manifest":
@@ -54,7 +58,8 @@ class Manifest:
                            dict(data.get("training", {})), str(pre.get("exposure", "none")),
                            bool(pre.get("mirror", False)),
                            (float(data.get("calibration", {}).get("slope", 1.0)),
-                            float(data.get("calibration", {}).get("intercept", 0.0))))
+                            float(data.get("calibration", {}).get("intercept", 0.0))),
+                           tuple(float(v) for v in pre.get("extra_margins", ())))
         except FileNotFoundError:
             raise ModelError(f"{path} not found; run `kiosk train` or restore models/ from git") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -67,6 +72,8 @@ class Manifest:
         missing = {"gender_logit", "man", "woman"} - given
         if missing:
             raise ModelError(f"{path}: no model gives {sorted(missing)}")
+        if not all(0 <= v <= 1 for v in manifest.extra_margins):
+            raise ModelError(f"{path}: preprocess.extra_margins must be margins between 0 and 1")
         if not manifest.calibration[0] > 0:
             raise ModelError(f"{path}: calibration.slope must be positive")
         if manifest.exposure not in ("none", "even"):
@@ -193,6 +200,16 @@ class Chain:
             if missing & set(model_heads(name, self.manifest.files[name])):
                 known.update(self._run(name, x))
         return known
+
+    def crops(self, image_bgr: np.ndarray, box: FaceBox) -> list[np.ndarray]:
+        """The crops of the face in `box` the models take: one per margin of the manifest."""
+        m = self.manifest
+        return [crop_face(image_bgr, box, margin, m.input_size) for margin in (m.crop_margin, *m.extra_margins)]
+
+    def extra_crops(self, image_bgr: np.ndarray, box: FaceBox) -> list[np.ndarray]:
+        """The crops beside the one cut with `crop_margin` (which callers often have already)."""
+        m = self.manifest
+        return [crop_face(image_bgr, box, margin, m.input_size) for margin in m.extra_margins]
 
     def inputs(self, crops: list[np.ndarray]) -> list[np.ndarray]:
         """The model inputs for crops of one face: exposure evened, and each crop's mirror image."""

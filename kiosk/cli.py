@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 from . import config as config_module
 from .errors import KioskError, one_line
 from .texts import LANGUAGES
-from .training.settings import TrainSettings
+from .training.settings import TrainSettings, parse_rank_shares
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +81,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="models folder holding checkpoint.pt (default: config's)")
     p.add_argument("--precision", choices=("int8", "float"), default="int8")
     p.set_defaults(run=_export)
+
+    p = command("refit", help="fit a models folder's rank boundaries and displayed-score calibration again "
+                              "(no checkpoint needed; the model files stay as they are)")
+    p.add_argument("data", type=Path, help="the training data the models were trained on (same split)")
+    p.add_argument("--models", type=Path, default=None, help="models folder (default: config's)")
+    p.add_argument("--rank-shares", type=_rank_shares, default=None,
+                   help="percent of faces given rank 1..5, e.g. 10,25,30,25,10 (default: the manifest's)")
+    p.add_argument("--calibration-slope", type=float, default=None,
+                   help="displayed score vs human rating on the validation split (default: the manifest's, else 1)")
+    p.add_argument("--mirror", choices=("on", "off"), default=None,
+                   help="average each crop with its mirror image (default: as the manifest says)")
+    p.add_argument("--extra-margins", type=_margins, default=None,
+                   help="more crops per face, cut around the same box with these margins (comma-separated, "
+                        "e.g. 0.32; 'none' for none) and averaged (default: as the manifest says)")
+    p.set_defaults(run=_refit)
 
     p = command("score", help="score photo files or folders, one line (or JSON object) per photo")
     p.add_argument("paths", nargs="+", help="image files or folders of images")
@@ -154,6 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: %(default)s)")
     p.add_argument("--calibration-slope", type=float, default=d.calibration_slope,
                    help="displayed score vs human rating on the validation split (default: %(default)s)")
+    p.add_argument("--rank-shares", type=_rank_shares, default=d.rank_shares,
+                   help="percent of faces given rank 1..5 (default: "
+                        + ",".join(f"{v * 100:g}" for v in d.rank_shares) + ")")
+    p.add_argument("--consistency", type=float, default=d.consistency,
+                   help="weight of a loss that asks two random versions of a photo for the same outputs "
+                        "(0 = off; each step then sees each photo once instead of twice; default: %(default)s)")
     p.set_defaults(run=_train)
     return parser
 
@@ -170,8 +192,37 @@ def _train(args, config) -> int:
     train(TrainSettings(data=args.data, out=args.out or config.models_dir, epochs=args.epochs, copies=args.copies,
                         limit=args.limit, val_fraction=args.val_fraction, precision=args.precision,
                         seed=args.seed, frozen_blocks=args.frozen_blocks, exposure=args.exposure,
-                        calibration_slope=args.calibration_slope), config)
+                        calibration_slope=args.calibration_slope, consistency=args.consistency,
+                        rank_shares=args.rank_shares), config)
     return 0
+
+
+def _rank_shares(text: str) -> tuple[float, ...]:
+    try:
+        return parse_rank_shares(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _refit(args, config) -> int:
+    from .training.train import refit_verdict
+
+    mirror = None if args.mirror is None else args.mirror == "on"
+    manifest = refit_verdict(args.models or config.models_dir, args.data, config, args.rank_shares,
+                             args.calibration_slope, mirror, args.extra_margins)
+    print(json.dumps({k: manifest[k] for k in ("rank_boundaries", "calibration")}
+                     | {k: manifest["preprocess"].get(k) for k in ("mirror", "extra_margins")}))
+    return 0
+
+
+def _margins(text: str) -> tuple[float, ...]:
+    try:
+        margins = () if text == "none" else tuple(float(v) for v in text.split(","))
+    except ValueError:
+        margins = (-1.0,)
+    if not all(0 <= v <= 1 for v in margins):
+        raise argparse.ArgumentTypeError(f"{text!r}: give margins between 0 and 1 separated by commas, or none")
+    return margins
 
 
 def _score(args, config) -> int:

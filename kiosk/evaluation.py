@@ -11,7 +11,6 @@ import numpy as np
 
 from .scoring import PhotoScorer
 from .chain import GENDERS
-from .faces import crop_face
 from .photo import PhotoError, read_photo
 from .training.dataset import Sample, load_samples, split
 
@@ -162,7 +161,6 @@ def booth_presses(scorer: PhotoScorer, samples: list[Sample], config) -> dict:
     from .booth.live import LiveDetector
 
     c, frames = config.camera, config.booth.capture_frames
-    m = scorer.chain.manifest
     differ, shifts, pressed = [], [], 0
     for n, sample in enumerate(samples):
         rng = np.random.default_rng(n)
@@ -179,8 +177,7 @@ def booth_presses(scorer: PhotoScorer, samples: list[Sample], config) -> dict:
                 frame = make_frame(still_visitor(scene, rng), c.detect_width, 0.0)
                 found = live.detect(frame.grey)
                 if found.chosen is not None:
-                    crops.append(crop_face(frame.image, found.chosen.scaled(frame.detect_scale), m.crop_margin,
-                                           m.input_size))
+                    crops += scorer.chain.crops(frame.image, found.chosen.scaled(frame.detect_scale))
             if crops:
                 verdicts.append(scorer.chain.score(*crops))
         if len(verdicts) == 2:

@@ -91,7 +91,7 @@ class PhotoScorer:
         if crop is None:
             return PhotoResult(name, "no_face")
         try:
-            v = self.chain.score(crop)
+            v = self.chain.score(crop, *self.chain.extra_crops(photo.image, detection.chosen))
         except ModelError as exc:
             return PhotoResult(name, "error", faces=len(detection.faces), error=str(exc))
         box = detection.chosen.scaled(photo.scale).as_list()  # in the upright original's pixels

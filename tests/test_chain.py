@@ -2,6 +2,7 @@ import json
 import shutil
 import threading
 
+import cv2
 import numpy as np
 import pytest
 
@@ -131,7 +132,7 @@ def with_manifest(tmp_path, **changes):
     target = copy_models(tmp_path)
     data = json.loads((target / "manifest.json").read_text())
     for key, value in changes.items():
-        (data["preprocess"] if key in ("mirror", "exposure") else data)[key] = value
+        (data["preprocess"] if key in ("mirror", "exposure", "extra_margins") else data)[key] = value
     (target / "manifest.json").write_text(json.dumps(data))
     return Chain(target, CONFIG.wording.rank_texts)
 
@@ -178,3 +179,20 @@ def test_calibration_stretches_the_displayed_score_only(tmp_path, astronaut_crop
     assert stretched.raw_score(b.score) == pytest.approx(a.score)
     with pytest.raises(ModelError, match="slope must be positive"):
         with_manifest(tmp_path / "bad", calibration={"slope": 0, "intercept": 0})
+
+
+def test_extra_margins_add_crops_of_the_same_box_that_are_averaged(tmp_path, astronaut_bgr):
+    from kiosk.faces import crop_face
+
+    one = with_manifest(tmp_path, mirror=False, extra_margins=[])
+    two = with_manifest(tmp_path / "two", mirror=False, extra_margins=[0.32])
+    box = FaceDetector(DetectionConfig()).detect(cv2.cvtColor(astronaut_bgr, cv2.COLOR_BGR2GRAY)).chosen
+    assert len(one.crops(astronaut_bgr, box)) == 1 and one.extra_crops(astronaut_bgr, box) == []
+    base, wide = two.crops(astronaut_bgr, box)
+    assert np.array_equal(base, crop_face(astronaut_bgr, box, two.manifest.crop_margin, 224))
+    assert np.array_equal(wide, crop_face(astronaut_bgr, box, 0.32, 224)) and not np.array_equal(base, wide)
+    (_, s1), (_, s2) = one.predict([base]), one.predict([wide])
+    p, s = two.predict(two.crops(astronaut_bgr, box))
+    assert s == pytest.approx((s1 + s2) / 2, abs=1e-4)  # both scored by the woman model here
+    with pytest.raises(ModelError, match="extra_margins"):
+        with_manifest(tmp_path / "bad", extra_margins=[1.5])

@@ -64,14 +64,25 @@ def test_split_is_stable_stratified_and_disjoint(seed_layout):
 def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, astronaut_bgr):
     out = tmp_path / "models"
     code = main(["train", str(seed_layout), "--out", str(out), "--epochs", "1", "--copies", "3",
-                 "--val-fraction", "0.5"])
+                 "--val-fraction", "0.5", "--consistency", "1"])
     assert code == 0
     manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["training"]["consistency"] == 1.0
     assert manifest["training"]["train_faces"] == 10 and manifest["preprocess"]["input_size"] == 224
     chain = Chain(out, Config().wording.rank_texts)  # hashes checked, interpreters allocated
     crop = cv2.resize(astronaut_bgr, (224, 224))[:, :, ::-1]
     v = chain.score(np.ascontiguousarray(crop))
     assert 0 <= v.p_woman <= 1 and v.rank in range(1, 6) and np.isfinite(v.score)
+
+    # The decision side fitted again on the same split, without the checkpoint: the files stay valid.
+    assert main(["refit", str(seed_layout), "--models", str(out), "--rank-shares", "10,25,30,25,10",
+                 "--mirror", "off", "--calibration-slope", "0.9"]) == 0
+    for folder in (out, out / "float"):
+        refitted = json.loads((folder / "manifest.json").read_text())
+        assert refitted["preprocess"]["mirror"] is False and refitted["training"]["calibration_slope"] == 0.9
+        assert refitted["training"]["rank_shares"] == [0.1, 0.25, 0.3, 0.25, 0.1]
+        assert refitted["models"] == manifest["models"] if folder == out else True
+    assert Chain(out, Config().wording.rank_texts).score(np.ascontiguousarray(crop)).rank in range(1, 6)
 
     config = tmp_path / "c.toml"
     config.write_text(f'[models]\ndir = "{out}"\n')
@@ -131,3 +142,26 @@ def test_tflite_export_matches_torch_head_by_head():
         assert head == OUTPUTS[i] == ("gender_logit", "man", "woman")[i]
         got = float(interpreter.get_tensor(index[tensor]).reshape(-1)[0])
         assert abs(got - expected[i]) < 1e-3 * max(1, abs(expected[i])), head
+
+
+def test_rank_shares_set_the_boundaries_and_are_checked():
+    from kiosk.training.settings import parse_rank_shares
+    from kiosk.training.train import rank_boundaries
+
+    assert parse_rank_shares("10,25,30,25,10") == (0.1, 0.25, 0.3, 0.25, 0.1)
+    for bad in ("20,20,20,20", "50,20,10,10,10", "4,26,40,20,10", "a,b,c,d,e", "20,20,20,20,30"):
+        with pytest.raises(ValueError, match="rank shares"):
+            parse_rank_shares(bad)
+    with pytest.raises(SystemExit):  # argparse: usage and the one-line reason, no traceback
+        main(["train", "x", "--rank-shares", "50,20,10,10,10"])
+    scores = np.random.default_rng(0).normal(3, 0.5, 2000)
+    genders = np.repeat([0, 1], 1000)
+    cuts = rank_boundaries(scores, genders, (0.1, 0.25, 0.3, 0.25, 0.1))
+    for g, name in enumerate(("man", "woman")):
+        ranks = np.searchsorted(cuts[name], scores[genders == g], side="right") + 1
+        shares = [np.mean(ranks == r) for r in range(1, 6)]
+        assert np.allclose(shares, [0.1, 0.25, 0.3, 0.25, 0.1], atol=0.002)
+    default = rank_boundaries(scores, genders)  # 8/24/36/20/12%: cuts at the 8/32/68/88% quantiles
+    assert np.allclose(default["man"], np.quantile(scores[:1000], [0.08, 0.32, 0.68, 0.88]), atol=1e-4)
+    equal = rank_boundaries(scores, genders, (0.2,) * 5)
+    assert np.allclose(equal["woman"], np.quantile(scores[1000:], [0.2, 0.4, 0.6, 0.8]), atol=1e-4)

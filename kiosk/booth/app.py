@@ -28,7 +28,7 @@ from .captures import save_capture
 from ..chain import Chain, Verdict
 from ..config import Config
 from ..errors import KioskError, one_line
-from ..faces import Detection, FaceBox, FaceDetector, FaceStatus, crop_face
+from ..faces import Detection, FaceBox, FaceDetector, FaceStatus
 from .feed import CameraFeed, CameraStatus
 from .light import FaceLight
 from .live import LiveDetector
@@ -176,8 +176,7 @@ class App:
         if b.save_captures:  # here, off the render thread: JPEG encoding takes a while on a Pi
             save_capture(seen[-1].frame.image, b.captures_dir, b.max_captures)
         started = time.perf_counter()
-        m = self.chain.manifest
-        crops = [crop_face(s.frame.image, s.detection.chosen, m.crop_margin, m.input_size) for s in seen]
+        crops = [c for s in seen for c in self.chain.crops(s.frame.image, s.detection.chosen)]
         verdict = self.chain.score(*crops)
         chain_ms = (time.perf_counter() - started) * 1000
         return verdict, chain_ms, self._take_home(Shot(seen[-1].frame.image, seen[-1].detection.chosen, verdict))

@@ -62,12 +62,15 @@ def bench_detect(config: Config, scenes: list[np.ndarray]) -> tuple[dict, dict]:
     return _stats(ours, p95=True), _stats(seed)
 
 
-def bench_chain(config: Config, crop: np.ndarray, repeat: int) -> dict:
+def bench_chain(config: Config, image: np.ndarray, box, repeat: int) -> dict:
+    """One face through the chain as `kiosk score` scores it: its crops (one per margin of the
+    manifest), mirror images and the models."""
     chain = Chain(config.models_dir, config.wording.rank_texts, threads=1)
     for _ in range(5):
-        chain.score(crop)
-    return dict(_stats(_timed(lambda: chain.score(crop), repeat)), runtime=str(chain.runtime),
-                precision=chain.manifest.precision)
+        chain.score(*chain.crops(image, box))
+    return dict(_stats(_timed(lambda: chain.score(*chain.crops(image, box)), repeat)), runtime=str(chain.runtime),
+                precision=chain.manifest.precision, crops=len(chain.crops(image, box)),
+                mirror=chain.manifest.mirror)
 
 
 def bench_seed_chain(config: Config, face_bgr: np.ndarray, repeat: int) -> dict:
@@ -217,10 +220,10 @@ def bench(config: Config, frames: int = 450, repeat: int = 100, web: bool = Fals
     scenes = booth_scenes(config, 120)
     detect, seed_detect = bench_detect(config, scenes)
     m = Manifest.read(config.models_dir)
-    detection, crop = largest_face_crop(scenes[0], FaceDetector(config.detection), m.crop_margin, m.input_size)
+    detection, _ = largest_face_crop(scenes[0], FaceDetector(config.detection), m.crop_margin, m.input_size)
     box = detection.chosen
     face = scenes[0][box.y:box.y + box.h, box.x:box.x + box.w]  # the seed cropped the bare box
-    chain = bench_chain(config, crop, repeat)
+    chain = bench_chain(config, scenes[0], box, repeat)
     seed_chain = bench_seed_chain(config, face, repeat)
     intake = bench_intake(config, repeat)
     frame, press, served = bench_loop(config, frames, web)

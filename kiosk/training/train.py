@@ -23,7 +23,7 @@ from ..config import Config
 from ..faces import FaceBox, FaceDetector, crop_box, crop_face, largest_face_crop
 from ..photo import PhotoError, read_photo
 from .augment import BOX_SCALE, BOX_SHIFT, augment, jitter_box
-from .settings import TrainSettings
+from .settings import RANK_SHARES, TrainSettings
 from .dataset import Sample, load_samples, split
 from ..errors import KioskError
 
@@ -144,13 +144,14 @@ def train(settings: TrainSettings, config: Config) -> Path:
         "preprocess": {"input_size": INPUT_SIZE, "colour": "RGB", "mean": IMAGENET_MEAN,
                        "std": IMAGENET_STD, "scale": "x/255, then (x - mean) / std",
                        "crop_margin": config.detection.crop_margin, "exposure": settings.exposure,
-                       "mirror": settings.mirror},
+                       "mirror": settings.mirror, "extra_margins": list(settings.extra_margins)},
         "labels": {"gender": {"0": "man", "1": "woman"}, "rank": "1 = worst ... 5 = best"},
         "rank_boundaries": {g: [1.8, 2.6, 3.4, 4.2] for g in GENDERS},  # until fit_verdict_scale
         "training": {"data": str(settings.data), "photos": len(samples), "train_faces": len(train_set),
                      "validation_photos": len(val_set), "val_fraction": settings.val_fraction,
                      "seed": settings.seed, "frozen_blocks": settings.frozen_blocks, "epochs": settings.epochs,
-                     "copies": settings.copies, "calibration_slope": settings.calibration_slope,
+                     "copies": settings.copies, "consistency": settings.consistency,
+                     "calibration_slope": settings.calibration_slope, "rank_shares": list(settings.rank_shares),
                      "date": datetime.date.today().isoformat()},
     }
     # kept out of git; `kiosk export` reuses it
@@ -160,18 +161,20 @@ def train(settings: TrainSettings, config: Config) -> Path:
     log("rank boundaries and calibration through the exported chain")
     val_faces = face_crops(val_set, config, INPUT_SIZE) if val_set else None
     for folder in (settings.out / "float", settings.out):
-        fit_verdict_scale(folder, config, faces, val_faces, settings.calibration_slope)
+        fit_verdict_scale(folder, config, faces, val_faces, settings.calibration_slope, settings.rank_shares)
     log(f"wrote {path}, the model and a float32 copy in {settings.out / 'float'} "
         f"({(time.time() - started) / 60:.1f} min in all)")
     return path
 
 
-def fit_verdict_scale(folder: Path, config: Config, train: Faces, val: Faces | None, slope: float) -> None:
+def fit_verdict_scale(folder: Path, config: Config, train: Faces, val: Faces | None, slope: float,
+                      shares: tuple[float, ...] = RANK_SHARES) -> None:
     """Rank boundaries and the displayed score's calibration, from the exported chain itself (its
-    precision, exposure step and mirror averaging included), written into the folder's manifest.
+    precision, exposure step, extra crop margins and mirror averaging included), written into the
+    folder's manifest.
 
-    Boundaries: per gender the chain calls, the 20/40/60/80% quantiles of its raw scores on the
-    training crops. Calibration: raw scores on the validation crops, stretched about their mean so
+    Boundaries: per gender the chain calls, the quantiles of its raw scores on the training crops
+    that give each rank its share in `shares`. Calibration: raw scores on the validation crops, stretched about their mean so
     that displayed vs human has `slope` (1 = the raters' scale; raw scores are squeezed to the middle).
     """
     import json
@@ -181,11 +184,13 @@ def fit_verdict_scale(folder: Path, config: Config, train: Faces, val: Faces | N
     chain = Chain(folder, config.wording.rank_texts)
 
     def raw(faces: Faces) -> tuple[np.ndarray, np.ndarray]:
-        out = [chain.predict([crop]) for crop in faces.crops]
+        # each face as the chain sees it in service: its crop, plus one per extra margin of the manifest
+        out = [chain.predict([crop, *chain.extra_crops(patch, box)])
+               for crop, (patch, box) in zip(faces.crops, faces.contexts)]
         return np.array([p for p, _ in out]), np.array([s for _, s in out])
 
     p_train, s_train = raw(train)
-    boundaries = rank_boundaries(s_train, np.where(p_train > 0.5, 1, 0))
+    boundaries = rank_boundaries(s_train, np.where(p_train > 0.5, 1, 0), shares)
     calibration = {"slope": 1.0, "intercept": 0.0}
     if val is not None and len(val.samples) >= MIN_CALIBRATION_FACES:
         p_val, s_val = raw(val)
@@ -210,7 +215,13 @@ def exposure_step(exposure: str):
 
 
 def fit_tail(net, cache, genders, scores, settings: TrainSettings) -> None:
-    """Train the unfrozen blocks and the heads: score MSE on the sample's own gender head + gender BCE."""
+    """Train the unfrozen blocks and the heads: score MSE on the sample's own gender head + gender BCE.
+
+    With `settings.consistency` > 0 each step also runs a second random version of every photo in
+    the batch and adds that weight x the squared difference of the two versions' outputs (the own
+    gender's score and the gender logit), so a moved box or another camera setting changes the
+    verdict less; the task loss is then the mean over both versions.
+    """
     import torch
 
     n = len(genders)
@@ -221,18 +232,32 @@ def fit_tail(net, cache, genders, scores, settings: TrainSettings) -> None:
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, settings.lr, total_steps=max(steps, 1),
                                                    pct_start=0.15)
     bce = torch.nn.BCEWithLogitsLoss()
+    paired = settings.consistency > 0 and cache.shape[0] > 1
     for epoch in range(settings.epochs):
         net.tail.train()
         net.dropout.train()
         order = torch.randperm(n)
         picked = torch.randint(0, cache.shape[0], (n,))  # one cached version per photo this epoch
+        # the second version: any other one, so the pair always differs
+        other = (picked + torch.randint(1, max(cache.shape[0], 2), (n,))) % cache.shape[0]
         total, started = 0.0, time.time()
         for i in range(0, n, settings.batch):
             idx = order[i:i + settings.batch]
-            out = net.forward_tail(cache[picked[idx], idx].float())
             g, s = genders[idx], scores[idx]
-            predicted = out[torch.arange(len(idx)), 1 + g]
-            loss = torch.nn.functional.mse_loss(predicted, s) + 0.5 * bce(out[:, 0], g.float())
+            batch = cache[picked[idx], idx]
+            if paired:
+                batch = torch.cat([batch, cache[other[idx], idx]])
+                g2, s2 = torch.cat([g, g]), torch.cat([s, s])
+            else:
+                g2, s2 = g, s
+            out = net.forward_tail(batch.float())
+            predicted = out[torch.arange(len(g2)), 1 + g2]
+            loss = torch.nn.functional.mse_loss(predicted, s2) + 0.5 * bce(out[:, 0], g2.float())
+            if paired:
+                k = len(idx)
+                loss = loss + settings.consistency * (
+                    torch.mean((predicted[:k] - predicted[k:]) ** 2)
+                    + 0.1 * torch.mean((out[:k, 0] - out[k:, 0]) ** 2))  # logits span ~10x the scores
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -241,16 +266,20 @@ def fit_tail(net, cache, genders, scores, settings: TrainSettings) -> None:
         log(f"  epoch {epoch + 1}/{settings.epochs}: loss {total / n:.4f} ({time.time() - started:.0f} s)")
 
 
-def rank_boundaries(scores: np.ndarray, genders: np.ndarray) -> dict[str, list[float]]:
-    """Per gender, the 20/40/60/80% quantiles of raw scores, so the five ranks are used evenly
-    even though human ratings cluster around 3."""
+def rank_boundaries(scores: np.ndarray, genders: np.ndarray,
+                    shares: tuple[float, ...] = RANK_SHARES) -> dict[str, list[float]]:
+    """Per gender, the quantiles of raw scores that give rank 1..5 its share in `shares`, so the
+    ranks are used as intended even though human ratings cluster around 3. Equal shares put cuts
+    where scores are densest; smaller shares at the ends put them where scores are sparse, so a
+    score's frame-to-frame wobble crosses one less often (models/README.md)."""
+    levels = np.cumsum(shares)[:4]
     result = {}
     for g, name in enumerate(GENDERS):
         predicted = scores[genders == g]
         if len(predicted) < 5:  # too few photos (smoke runs): fall back to the rating scale's steps
             result[name] = [1.8, 2.6, 3.4, 4.2]
         else:
-            result[name] = [round(float(q), 4) for q in np.quantile(predicted, [0.2, 0.4, 0.6, 0.8])]
+            result[name] = [round(float(q), 4) for q in np.quantile(predicted, levels)]
     return result
 
 
@@ -292,5 +321,38 @@ def export_checkpoint(out: Path, data: Path, precision: str, config: Config) -> 
                   exposed(faces.crops[rng.choice(len(faces.crops), min(200, len(faces.crops)), replace=False)]))
     val_faces = face_crops(val_set, config, INPUT_SIZE) if val_set else None
     for folder in (out / "float", out):
-        fit_verdict_scale(folder, config, faces, val_faces, t.get("calibration_slope", 1.0))
+        fit_verdict_scale(folder, config, faces, val_faces, t.get("calibration_slope", 1.0),
+                          tuple(t.get("rank_shares", RANK_SHARES)))
     return path
+
+
+def refit_verdict(models: Path, data: Path, config: Config, shares: tuple[float, ...] | None = None,
+                  slope: float | None = None, mirror: bool | None = None,
+                  extra_margins: tuple[float, ...] | None = None) -> dict:
+    """The decision side of a models folder fitted again without its checkpoint (the shipped files
+    have none): mirror averaging on or off and the extra crop margins, then rank boundaries at `shares` on the training split
+    and the displayed score's calibration on the validation split, through the folder's own chain.
+    The same split as the models were trained with (manifest `training`); the model files stay as
+    they are. Its float32 copy in `float/`, if any, gets the same treatment. Returns the manifest."""
+    import json
+
+    folders = [f for f in (models / "float", models) if (f / "manifest.json").is_file()]
+    manifest = json.loads((models / "manifest.json").read_text(encoding="utf-8"))
+    t = manifest.setdefault("training", {})
+    shares = tuple(shares or t.get("rank_shares", RANK_SHARES))
+    slope = t.get("calibration_slope", 1.0) if slope is None else slope
+    train_set, val_set = split(load_samples(data), t.get("val_fraction", 0.15), t.get("seed", 0))
+    size = manifest["preprocess"]["input_size"]
+    faces = face_crops(train_set, config, size)
+    val_faces = face_crops(val_set, config, size) if val_set else None
+    for folder in folders:
+        path = folder / "manifest.json"
+        m = json.loads(path.read_text(encoding="utf-8"))
+        if mirror is not None:
+            m["preprocess"]["mirror"] = mirror
+        if extra_margins is not None:
+            m["preprocess"]["extra_margins"] = list(extra_margins)
+        m.setdefault("training", {}).update(rank_shares=list(shares), calibration_slope=slope)
+        path.write_text(json.dumps(m, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        fit_verdict_scale(folder, config, faces, val_faces, slope, shares)
+    return json.loads((models / "manifest.json").read_text(encoding="utf-8"))
