@@ -145,6 +145,8 @@ def test_a_real_browser_uploads_a_photo_and_sees_the_verdict_and_the_box(server,
 
     import numpy as np
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     monkeypatch.setenv("SE_OFFLINE", "true")
     base, tmp, _ = server("rate_per_minute = 600")
@@ -156,7 +158,9 @@ def test_a_real_browser_uploads_a_photo_and_sees_the_verdict_and_the_box(server,
             browser.save_screenshot(os.path.join(shots, "web-upload.png"))
         browser.find_element(By.NAME, "photo").send_keys(str(photo_dir / "astronaut.jpg"))
         browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        verdict = browser.find_element(By.CLASS_NAME, "verdict").text
+        # The click returns once the form is sent, not always once the answer is shown: wait for it.
+        verdict = WebDriverWait(browser, 120).until(
+            expected_conditions.presence_of_element_located((By.CLASS_NAME, "verdict"))).text
         assert verdict.endswith(("입니다..", "입니다. 축하합니다!", "힘내세요..")), verdict
         if shots:
             browser.save_screenshot(os.path.join(shots, "web-result.png"))

@@ -166,6 +166,8 @@ def test_a_real_browser_logs_in_and_pauses_the_booth(served, booth_app, photo_di
     """Debian's Chromium, phone-sized: the cookie and the forms work in a browser as they do in the
     tests above. With FACEEVA_SHOTS=DIR the operator's page is saved there for the README."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     monkeypatch.setenv("SE_OFFLINE", "true")
     app = booth_app(photo_dir / "astronaut.jpg", admin_config())
@@ -178,13 +180,17 @@ def test_a_real_browser_logs_in_and_pauses_the_booth(served, booth_app, photo_di
         browser.get(f"http://127.0.0.1:{client.port}/admin?lang=ko")
         browser.find_element(By.NAME, "token").send_keys(TOKEN)
         browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        # A click returns once the form is sent, not always once the next page is shown: wait for it.
+        WebDriverWait(browser, 120).until(expected_conditions.presence_of_element_located(
+            (By.CSS_SELECTOR, "form[action^='/admin/pause'] button")))
         assert "방문: 1" in browser.find_element(By.TAG_NAME, "body").text
         assert browser.execute_script("return document.cookie") == ""  # HttpOnly: no script can read it
         if os.environ.get("FACEEVA_SHOTS"):
             browser.save_screenshot(os.path.join(os.environ["FACEEVA_SHOTS"], "web-admin.png"))
         browser.find_element(By.CSS_SELECTOR, "form[action^='/admin/pause'] button").click()
         step_until(app, lambda: app.phase is Phase.PAUSED)
-        browser.find_element(By.CSS_SELECTOR, "form[action^='/admin/resume'] button").click()
+        WebDriverWait(browser, 120).until(expected_conditions.presence_of_element_located(
+            (By.CSS_SELECTOR, "form[action^='/admin/resume'] button"))).click()
         step_until(app, lambda: app.phase is Phase.LIVE)
     finally:
         browser.quit()
