@@ -202,3 +202,17 @@ def test_a_chunked_upload_over_the_limit_gets_413_and_the_server_goes_on(server,
     status, text = post(base + "/score", (photo_dir / "astronaut.jpg").read_bytes())
     assert status == 200 and json.loads(text)["status"] == "ok" and proc.poll() is None
     assert list(tmp.iterdir()) == []
+
+
+def test_uploads_are_scored_at_a_lower_cpu_priority_than_the_booth():
+    import asyncio
+    import threading
+
+    from kiosk.web.limits import WEB_NICENESS, Queue
+
+    def niceness():
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    mine = niceness()
+    theirs = asyncio.run(Queue(1, 0).run(niceness))
+    assert theirs >= max(mine, WEB_NICENESS) and niceness() == mine  # the caller's thread is left as it was
