@@ -434,10 +434,8 @@ class App:
         if showing is not None:
             self._ensure_renderer(showing.image.shape[1], showing.image.shape[0])
         result_box = self.captured.detection.chosen if self.captured else None
-        if phase in (Phase.SCORING, Phase.RESULT):
-            focus = result_box
-        else:
-            focus = self.seen.detection.chosen if self.seen and self.seen.detection.faces else None
+        live_face = self.seen.detection.chosen if self.seen else None
+        focus = result_box if phase in (Phase.SCORING, Phase.RESULT) else live_face
         self.renderer.base = self.framing.follow(self.view, focus)
         scene = Scene(phase, None if showing is None else showing.image,
                       self.seen.detection if self.seen else None, self.tracker.state,

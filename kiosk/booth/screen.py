@@ -124,9 +124,7 @@ class Renderer:
         line = self.words.score_line(v.gender, v.score, v.rank)
         rest = [(line, "mid", WHITE), (self.words["just_for_fun"], "small", (190, 190, 190))]
         room = self.view.canvas_size[1] * BAND * 0.95 - self._height(rest)
-        if (v.text, room) not in self._fits:  # measured once per text, not every frame
-            self._fits[v.text, room] = self._fitted(v.text, self.sizes["big"], self.sizes["small"], room)
-        verdict, px = self._fits[v.text, room]
+        verdict, px = self._fit(v.text, self.sizes["big"], self.sizes["small"], room)
         self._band([(part, px, RESULT_COLOUR) for part in verdict] + rest)
         if scene.takeaway is not None:
             self._takeaway(scene.takeaway, scene.takeaway_note)
@@ -194,7 +192,7 @@ class Renderer:
             self.canvas.blit(logo, (x, (bar_h - logo.get_height()) // 2))
             x += logo.get_width() + x
         if look.title:
-            lines, px = self._fitted(look.title, self.sizes["mid"], self.sizes["small"], bar_h, width=cw - x - 20)
+            lines, px = self._fit(look.title, self.sizes["mid"], self.sizes["small"], bar_h, width=cw - x - 20)
             surface = self._rendered(lines[0], px, WHITE)
             self.canvas.blit(surface, surface.get_rect(midleft=(x, bar_h // 2)))
 
@@ -235,6 +233,16 @@ class Renderer:
         if px not in self._fonts:
             self._fonts[px] = pygame.freetype.Font(self.font.path, px, font_index=self.font.index)
         return self._fonts[px]
+
+    def _fit(self, text: str, px: int, smallest: int, room: float = float("inf"),
+             width: float | None = None) -> tuple[list[str], int]:
+        """`_fitted`, measured once per text and size, not every frame (bounded: score lines change)."""
+        key = (text, px, smallest, room, width)
+        if key not in self._fits:
+            if len(self._fits) > 64:
+                self._fits.clear()
+            self._fits[key] = self._fitted(text, px, smallest, room, width)
+        return self._fits[key]
 
     def _fitted(self, text: str, px: int, smallest: int, room: float,
                 width: float | None = None) -> tuple[list[str], int]:
@@ -283,12 +291,7 @@ class Renderer:
         out = []
         for text, size, colour in lines:
             px = self.sizes[size] if isinstance(size, str) else size
-            key = (text, px)
-            if key not in self._fits:
-                if len(self._fits) > 64:
-                    self._fits.clear()
-                self._fits[key] = self._fitted(text, px, max(8, round(px * 0.6)), float("inf"))
-            parts, fitted = self._fits[key]
+            parts, fitted = self._fit(text, px, max(8, round(px * 0.6)))
             out += [(part, fitted, colour) for part in parts]
         return out
 
