@@ -223,8 +223,10 @@ def test_a_phone_reads_the_qr_code_off_the_screen_opens_the_card_downloads_it_an
 
         delete = browser.find_element(By.ID, "delete")
         delete.click()
-        WebDriverWait(browser, 60).until(expected_conditions.staleness_of(delete))  # the next page is there
-        assert "삭제했어요" in browser.find_element(By.CLASS_NAME, "verdict").text
+        # The next page is there once its words are: a staleness check on the old button can fail in
+        # chromedriver itself ("Node ... does not belong to the document") while the page changes.
+        WebDriverWait(browser, 60).until(expected_conditions.text_to_be_present_in_element(
+            (By.CLASS_NAME, "verdict"), "삭제했어요"))
         browser.get(url + "?lang=en")
         assert "This card is gone" in browser.find_element(By.CLASS_NAME, "verdict").text
     finally:
