@@ -208,11 +208,37 @@ def test_uploads_are_scored_at_a_lower_cpu_priority_than_the_booth():
     import asyncio
     import threading
 
-    from kiosk.web.limits import WEB_NICENESS, Queue
+    from kiosk import priority
+    from kiosk.web.limits import Queue
 
     def niceness():
         return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
     mine = niceness()
     theirs = asyncio.run(Queue(1, 0).run(niceness))
-    assert theirs >= max(mine, WEB_NICENESS) and niceness() == mine  # the caller's thread is left as it was
+    assert theirs >= max(mine, priority.WEB) and niceness() == mine  # the caller's thread is left as it was
+
+
+def test_the_photo_field_is_found_in_any_well_formed_multipart_body_and_nothing_else():
+    from kiosk.web.server import photo_field
+
+    def form(*parts, boundary="b0UND", preamble=b"", close=b"--"):
+        body = preamble
+        for headers, data in parts:
+            body += f"--{boundary}\r\n{headers}\r\n\r\n".encode() + data + b"\r\n"
+        return body + f"--{boundary}{close.decode()}\r\n".encode()
+
+    photo = bytes(range(256)) * 400 + b"\r\n--b0UN"  # binary, with line breaks and a near-boundary
+    field = 'Content-Disposition: form-data; name="photo"; filename="a b.jpg"\r\nContent-Type: image/jpeg'
+    other = ('Content-Disposition: form-data; name="note"', b"hello")
+    ct = "multipart/form-data; boundary=b0UND"
+    assert photo_field(ct, form((field, photo))) == photo
+    assert photo_field(ct, form(other, (field, photo), preamble=b"ignored\r\n")) == photo
+    assert photo_field('multipart/form-data; boundary="b0UND"', form((field, photo))) == photo
+    assert photo_field(ct, form((field, b""))) == b""  # an empty field: the server says "missing"
+    assert photo_field(ct, form(other)) is None
+    assert photo_field(ct, form((field, photo))[:-20]) is None  # cut short: no closing delimiter
+    assert photo_field(ct, form((field.replace('"photo"', '"photos"'), photo))) is None
+    assert photo_field("multipart/form-data", form((field, photo))) is None  # no boundary
+    assert photo_field("application/octet-stream", photo) is None
+    assert photo_field(ct, b"") is None

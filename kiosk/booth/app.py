@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import numpy as np
 import pygame
 
+from .. import priority
 from .flow import Booth, Event, Phase
 from .button import PRESS, GpioButton
 from ..cameras import Frame, open_camera
@@ -130,8 +132,9 @@ class App:
         # The camera opens in the feed's thread: one missing (or hanging) at boot never stops the booth
         # from coming up; the screen says so while the feed keeps trying.
         self.feed = CameraFeed(lambda: open_camera(source, c, realtime), c.stall_s, c.retry_max_s).start()
+        cv2.setNumThreads(opencv_threads())
         self.detect_worker = LatestWorker("detect", self._detect)
-        self.score_worker = LatestWorker("score", self._score)
+        self.score_worker = LatestWorker("score", self._score, priority.SCORING)
         b = config.booth
         self.tracker = SteadyTracker(b.steady_s, b.steady_min_overlap, b.steady_max_size_change)
         self.booth = Booth(b, time.monotonic(), self.words)
@@ -496,6 +499,18 @@ def _sdl_environment(driver: str | None):
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def opencv_threads() -> int:
+    """How many threads one OpenCV call may use in the booth: half the cores. The booth already
+    works in threads of its own (render, detect, score); a frame's resize split over every core
+    waits for the share queued behind the scorer (kiosk load, 2 cores, 20 phones: max frame while
+    scoring 65 ms with both cores, 26-30 ms with one; docs/architecture.md)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, cores // 2)
 
 
 def headless_app(config: Config, source: str = "demo", realtime: bool = True, **booth) -> App:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
+from .. import priority
+
 
 class LatestWorker:
-    def __init__(self, name: str, work: Callable[[Any], Any]):
-        self._work = work
+    def __init__(self, name: str, work: Callable[[Any], Any], niceness: int = 0):
+        self._work, self._niceness = work, niceness
         self._cond = threading.Condition()
         self._job: Any = None  # the newest job not yet started (jobs are never None)
         self._result: tuple[Any, BaseException | None] | None = None
@@ -43,6 +45,7 @@ class LatestWorker:
             return self._cond.wait_for(lambda: self._result is not None, timeout)
 
     def _run(self) -> None:
+        priority.step_back(self._niceness)
         while True:
             with self._cond:
                 while self._job is None and not self._closed:

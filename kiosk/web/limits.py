@@ -8,10 +8,11 @@ phones can slow the upload page but never the booth's frame loop.
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from collections import deque
+
+from .. import priority
 
 
 class RateLimit:
@@ -59,16 +60,7 @@ class Queue:
             self._inside -= 1
 
 
-WEB_NICENESS = 10  # an upload waits a little longer; the booth's picture never does
-
-
 def _behind_the_booth(job):
-    """Run `job` in this worker thread at a lower CPU priority than the booth's render loop (Linux
-    gives each thread its own nice value), so a crowd of uploads cannot take the booth's core."""
-    tid = threading.get_native_id()
-    try:
-        if os.getpriority(os.PRIO_PROCESS, tid) < WEB_NICENESS:
-            os.setpriority(os.PRIO_PROCESS, tid, WEB_NICENESS)
-    except OSError:  # not permitted or not Linux: the queue's limits still bound the load
-        pass
+    """Run `job` in this worker thread behind the booth's render loop (kiosk/priority.py)."""
+    priority.step_back(priority.WEB)
     return job()

@@ -9,6 +9,7 @@ the standard library, never spooled to a temporary file.
 from __future__ import annotations
 
 import base64
+import email.message
 import email.parser
 import email.policy
 import logging
@@ -114,17 +115,33 @@ def _lang(request: Request) -> str:
 
 
 def photo_field(content_type: str, body: bytes) -> bytes | None:
-    """The bytes of the form field "photo" of a multipart/form-data body, parsed in memory."""
-    if not content_type.lower().startswith("multipart/form-data"):
+    """The bytes of the form field "photo" of a multipart/form-data body, parsed in memory.
+
+    The parts are found with bytes.find, which runs in C: the standard library's email parser walks
+    the body line by line in Python (3 ms for a 60 kB photo, a quarter of a second for a phone's 5 MB
+    one), holding the interpreter the booth's frame loop needs. Only each part's few header lines go
+    through the email parser. No Content-Transfer-Encoding: browsers send form fields as they are."""
+    header = email.message.Message()
+    header["content-type"] = content_type
+    boundary = header.get_param("boundary") if header.get_content_type() == "multipart/form-data" else None
+    if not isinstance(boundary, str) or not boundary:
         return None
-    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
-    if not message.is_multipart():
-        return None
-    for part in message.iter_parts():
+    delimiter = b"\r\n--" + boundary.encode("latin-1", "replace")
+    body = b"\r\n" + body  # the first delimiter has no line break before it
+    at = body.find(delimiter)
+    while at != -1:
+        at += len(delimiter)
+        if body.startswith(b"--", at):  # the closing delimiter: no photo among the parts
+            return None
+        end = body.find(delimiter, at)
+        line_end = body.find(b"\r\n", at, end)
+        head_end = body.find(b"\r\n\r\n", line_end, end) if line_end != -1 else -1
+        if end == -1 or head_end == -1:  # a part cut short
+            return None
+        part = email.parser.BytesHeaderParser(policy=email.policy.HTTP).parsebytes(body[line_end + 2:head_end])
         if part.get_param("name", header="content-disposition") == "photo":
-            payload = part.get_payload(decode=True)
-            return payload if isinstance(payload, bytes) else None
+            return body[head_end + 4:end]
+        at = end
     return None
 
 

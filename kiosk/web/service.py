@@ -16,6 +16,7 @@ import socket
 import threading
 
 from ..config import Config
+from .. import priority
 from ..errors import one_line
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,10 @@ class WebService:
         return self
 
     def _serve(self, sock: socket.socket) -> None:
+        # The event loop reads and parses every request in Python, holding the interpreter the
+        # render loop needs: at the booth's priority, 20 phones made frames late (kiosk load: max
+        # frame while scoring 43 ms, 26-30 ms niced; docs/architecture.md).
+        priority.step_back(priority.WEB)
         try:
             self._server.run(sockets=[sock])  # uvicorn installs no signal handlers off the main thread
         except BaseException:  # SystemExit from uvicorn's start-up too: the booth goes on without pages
