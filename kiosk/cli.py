@@ -11,7 +11,7 @@ from pathlib import Path
 from . import config as config_module
 from .errors import KioskError, one_line
 from .texts import LANGUAGES
-from .training.settings import TrainSettings, parse_rank_shares
+from .training.settings import INPUT_SIZES, TrainSettings, parse_rank_shares
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extra-margins", type=_margins, default=None,
                    help="more crops per face, cut around the same box with these margins (comma-separated, "
                         "e.g. 0.32; 'none' for none) and averaged (default: as the manifest says)")
+    p.add_argument("--gender-from", choices=("all", "plain"), default=None,  # kiosk.chain.GENDER_FROM
+                   help="the gender from every crop and mirror image (all) or from each face's first crop "
+                        "only (plain: one gender-model run a face; default: as the manifest says)")
     p.set_defaults(run=_refit)
 
     p = command("score", help="score photo files or folders, one line (or JSON object) per photo")
@@ -176,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--consistency", type=float, default=d.consistency,
                    help="weight of a loss that asks two random versions of a photo for the same outputs "
                         "(0 = off; each step then sees each photo once instead of twice; default: %(default)s)")
+    p.add_argument("--input-size", type=int, choices=INPUT_SIZES, default=d.input_size,
+                   help="side of the face crop the models take, in pixels (default: %(default)s; 160 runs in "
+                        "about half the time)")
     p.set_defaults(run=_train)
     return parser
 
@@ -193,7 +199,7 @@ def _train(args, config) -> int:
                         limit=args.limit, val_fraction=args.val_fraction, precision=args.precision,
                         seed=args.seed, frozen_blocks=args.frozen_blocks, exposure=args.exposure,
                         calibration_slope=args.calibration_slope, consistency=args.consistency,
-                        rank_shares=args.rank_shares), config)
+                        rank_shares=args.rank_shares, input_size=args.input_size), config)
     return 0
 
 
@@ -209,9 +215,9 @@ def _refit(args, config) -> int:
 
     mirror = None if args.mirror is None else args.mirror == "on"
     manifest = refit_verdict(args.models or config.models_dir, args.data, config, args.rank_shares,
-                             args.calibration_slope, mirror, args.extra_margins)
+                             args.calibration_slope, mirror, args.extra_margins, args.gender_from)
     print(json.dumps({k: manifest[k] for k in ("rank_boundaries", "calibration")}
-                     | {k: manifest["preprocess"].get(k) for k in ("mirror", "extra_margins")}))
+                     | {k: manifest["preprocess"].get(k) for k in ("mirror", "extra_margins", "gender_from")}))
     return 0
 
 

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import shutil
 import threading
@@ -132,7 +133,7 @@ def with_manifest(tmp_path, **changes):
     target = copy_models(tmp_path)
     data = json.loads((target / "manifest.json").read_text())
     for key, value in changes.items():
-        (data["preprocess"] if key in ("mirror", "exposure", "extra_margins") else data)[key] = value
+        (data["preprocess"] if key in ("mirror", "exposure", "extra_margins", "gender_from") else data)[key] = value
     (target / "manifest.json").write_text(json.dumps(data))
     return Chain(target, CONFIG.wording.rank_texts)
 
@@ -141,8 +142,13 @@ def test_mirror_averaging_gives_a_face_and_its_mirror_image_the_same_verdict(tmp
     mirrored = np.ascontiguousarray(astronaut_crop[:, ::-1])
     plain = with_manifest(tmp_path, mirror=False)
     assert plain.predict([astronaut_crop]) != plain.predict([mirrored])
-    tta = with_manifest(tmp_path / "tta", mirror=True)
+    tta = with_manifest(tmp_path / "tta", mirror=True, gender_from="all")
     assert tta.predict([astronaut_crop]) == tta.predict([mirrored])
+    # With the gender from the plain crop alone (the shipped manifest), the score still is the same
+    # whenever the gender call is; the gender's certainty may differ.
+    shipped = with_manifest(tmp_path / "shipped", mirror=True, gender_from="plain")
+    (p1, s1), (p2, s2) = shipped.predict([astronaut_crop]), shipped.predict([mirrored])
+    assert (p1 > 0.5) == (p2 > 0.5) and s1 == s2
 
 
 def test_even_exposure_undoes_an_exposure_change_and_part_of_a_gamma_change(astronaut_crop):
@@ -196,3 +202,39 @@ def test_extra_margins_add_crops_of_the_same_box_that_are_averaged(tmp_path, ast
     assert s == pytest.approx((s1 + s2) / 2, abs=1e-4)  # both scored by the woman model here
     with pytest.raises(ModelError, match="extra_margins"):
         with_manifest(tmp_path / "bad", extra_margins=[1.5])
+
+
+def test_the_gender_can_come_from_each_faces_plain_crop_alone(tmp_path, astronaut_bgr):
+    from kiosk.faces import crop_face
+
+    box = FaceDetector(DetectionConfig()).detect(cv2.cvtColor(astronaut_bgr, cv2.COLOR_BGR2GRAY)).chosen
+    moved = dataclasses.replace(box, x=box.x + 6, y=box.y - 4)  # a second frame: the box sat elsewhere
+    every = with_manifest(tmp_path, mirror=True, extra_margins=[0.32], gender_from="all")
+    plain = with_manifest(tmp_path / "plain", mirror=True, extra_margins=[0.32], gender_from="plain")
+    alone = with_manifest(tmp_path / "alone", mirror=False, extra_margins=[], gender_from="all")
+    crops = plain.crops(astronaut_bgr, box) + plain.crops(astronaut_bgr, moved)  # two faces, two crops each
+    runs = []
+    original = plain._run
+    plain._run = lambda name, x: runs.append(name) or original(name, x)
+    p, s = plain.predict(crops)
+    # Gender: the plain crop of each face, once; the score: all 2 x 2 crops and their mirror images.
+    assert runs.count("gender") == 2 and len(runs) == 2 + 8
+    first, second = crop_face(astronaut_bgr, box, 0.25, 224), crop_face(astronaut_bgr, moved, 0.25, 224)
+    expected = np.mean([logit(alone.predict([c])[0]) for c in (first, second)])
+    assert logit(p) == pytest.approx(expected, abs=1e-4)
+    assert s == pytest.approx(every.predict(crops)[1], abs=1e-6)  # same gender: the same score
+    with pytest.raises(ModelError, match="gender_from"):
+        with_manifest(tmp_path / "bad", gender_from="some")
+
+
+def test_normalise_is_the_training_formula_for_any_batch_shape_and_strided_views():
+    from kiosk.chain import normalise
+
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    rng = np.random.default_rng(0)
+    for crops in (rng.integers(0, 256, (3, 32, 48, 3), dtype=np.uint8),
+                  rng.integers(0, 256, (224, 224, 3), dtype=np.uint8)[:, ::-1]):  # a mirror image: a view
+        expected = (crops.astype(np.float64) / 255 - mean) / std
+        got = normalise(crops, mean, std)
+        assert got.dtype == np.float32 and got.shape == crops.shape
+        assert np.abs(got - expected).max() < 1e-5

@@ -64,13 +64,13 @@ def test_split_is_stable_stratified_and_disjoint(seed_layout):
 def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, astronaut_bgr):
     out = tmp_path / "models"
     code = main(["train", str(seed_layout), "--out", str(out), "--epochs", "1", "--copies", "3",
-                 "--val-fraction", "0.5", "--consistency", "1"])
+                 "--val-fraction", "0.5", "--consistency", "1", "--input-size", "160"])
     assert code == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["training"]["consistency"] == 1.0
-    assert manifest["training"]["train_faces"] == 10 and manifest["preprocess"]["input_size"] == 224
-    chain = Chain(out, Config().wording.rank_texts)  # hashes checked, interpreters allocated
-    crop = cv2.resize(astronaut_bgr, (224, 224))[:, :, ::-1]
+    assert manifest["training"]["train_faces"] == 10 and manifest["preprocess"]["input_size"] == 160
+    chain = Chain(out, Config().wording.rank_texts)  # hashes checked, interpreters allocated, 160x160 inputs
+    crop = cv2.resize(astronaut_bgr, (160, 160))[:, :, ::-1]
     v = chain.score(np.ascontiguousarray(crop))
     assert 0 <= v.p_woman <= 1 and v.rank in range(1, 6) and np.isfinite(v.score)
 

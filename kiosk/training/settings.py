@@ -16,6 +16,7 @@ FROZEN_BLOCKS = 11
 # (the model fits its training photos): 8% there left only ~4% of unseen men in rank 5.
 RANK_SHARES = (0.08, 0.24, 0.36, 0.20, 0.12)
 SHARE_LIMITS = (0.05, 0.40)  # each rank's share (issue 10): no verdict vanishes or dominates
+INPUT_SIZES = (128, 160, 192, 224)  # the sizes MobileNetV2's ImageNet weights were published for
 
 
 def parse_rank_shares(text: str) -> tuple[float, ...]:
@@ -55,4 +56,7 @@ class TrainSettings:
     # share of faces (of the training split, per gender) given each rank 1..5; the cuts between ranks
     # are the matching quantiles of the exported chain's scores (`rank_boundaries`)
     rank_shares: tuple[float, ...] = RANK_SHARES
+    # side of the square crop the models take: MobileNetV2's cost grows with its square (160 px: half
+    # the multiply-adds of 224), so a smaller input pays for the chain's mirror and extra crops
+    input_size: int = 224
     extra_margins: tuple[float, ...] = (0.32,)  # more crops per face for the chain (manifest preprocess.extra_margins)

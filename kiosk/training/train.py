@@ -27,7 +27,6 @@ from .settings import RANK_SHARES, TrainSettings
 from .dataset import Sample, load_samples, split
 from ..errors import KioskError
 
-INPUT_SIZE = 224
 MIN_CALIBRATION_FACES = 30  # fewer validation faces leave the displayed score uncalibrated
 
 
@@ -114,8 +113,9 @@ def train(settings: TrainSettings, config: Config) -> Path:
     train_set, val_set = split(samples, settings.val_fraction, settings.seed)
     log(f"{len(samples)} photos: {len(train_set)} to train, {len(val_set)} held out for validation")
 
-    log("cropping faces (Haar, same code as the booth)")
-    faces = face_crops(train_set, config, INPUT_SIZE)
+    size = settings.input_size
+    log(f"cropping faces (Haar, same code as the booth), {size}x{size}")
+    faces = face_crops(train_set, config, size)
     train_set, margin = faces.samples, config.detection.crop_margin
     exposed = exposure_step(settings.exposure)
     net = FaceNet(pretrained_features(), settings.frozen_blocks)
@@ -129,7 +129,7 @@ def train(settings: TrainSettings, config: Config) -> Path:
     log(f"caching frozen features of {settings.copies} versions of each crop")
     cache = []
     for copy in range(settings.copies):
-        versions = exposed(version(faces, copy, margin, INPUT_SIZE, rng))
+        versions = exposed(version(faces, copy, margin, size, rng))
         cache.append(torch.cat([frozen_features(np.ascontiguousarray(versions[i:i + 64]))
                                 for i in range(0, len(versions), 64)]))
         log(f"  version {copy + 1}/{settings.copies} done ({time.time() - started:.0f} s)")
@@ -141,7 +141,7 @@ def train(settings: TrainSettings, config: Config) -> Path:
 
     settings.out.mkdir(parents=True, exist_ok=True)
     manifest = {
-        "preprocess": {"input_size": INPUT_SIZE, "colour": "RGB", "mean": IMAGENET_MEAN,
+        "preprocess": {"input_size": size, "colour": "RGB", "mean": IMAGENET_MEAN,
                        "std": IMAGENET_STD, "scale": "x/255, then (x - mean) / std",
                        "crop_margin": config.detection.crop_margin, "exposure": settings.exposure,
                        "mirror": settings.mirror, "extra_margins": list(settings.extra_margins)},
@@ -159,7 +159,7 @@ def train(settings: TrainSettings, config: Config) -> Path:
     calibration = exposed(faces.crops[rng.choice(len(faces.crops), min(200, len(faces.crops)), replace=False)])
     path = export(net, manifest, settings.out, settings.precision, calibration)
     log("rank boundaries and calibration through the exported chain")
-    val_faces = face_crops(val_set, config, INPUT_SIZE) if val_set else None
+    val_faces = face_crops(val_set, config, size) if val_set else None
     for folder in (settings.out / "float", settings.out):
         fit_verdict_scale(folder, config, faces, val_faces, settings.calibration_slope, settings.rank_shares)
     log(f"wrote {path}, the model and a float32 copy in {settings.out / 'float'} "
@@ -288,12 +288,14 @@ def export(net, manifest: dict, out: Path, precision: str, calibration_crops: np
     from .backbone import IMAGENET_MEAN, IMAGENET_STD
     from .export import tflite_model, write_models
 
-    write_models(out / "float", tflite_model(net, INPUT_SIZE, quantize=False), dict(manifest, precision="float32"))
+    size = manifest["preprocess"]["input_size"]
+
+    write_models(out / "float", tflite_model(net, size, quantize=False), dict(manifest, precision="float32"))
     if precision == "float":
-        return write_models(out, tflite_model(net, INPUT_SIZE, quantize=False), dict(manifest, precision="float32"))
+        return write_models(out, tflite_model(net, size, quantize=False), dict(manifest, precision="float32"))
     # int8 weights and activations, float input and output; the crops set the activation ranges.
     calibration = normalise(calibration_crops, IMAGENET_MEAN, IMAGENET_STD)
-    return write_models(out, tflite_model(net, INPUT_SIZE, quantize=True, calibration=calibration),
+    return write_models(out, tflite_model(net, size, quantize=True, calibration=calibration),
                         dict(manifest, precision="int8"))
 
 
@@ -314,12 +316,13 @@ def export_checkpoint(out: Path, data: Path, precision: str, config: Config) -> 
     net.eval()
     samples = load_samples(data)
     train_set, val_set = split(samples, t["val_fraction"], t["seed"])
-    faces = face_crops(train_set, config, INPUT_SIZE)
+    size = manifest["preprocess"]["input_size"]
+    faces = face_crops(train_set, config, size)
     rng = np.random.default_rng(t["seed"])
     exposed = exposure_step(manifest["preprocess"].get("exposure", "none"))
     path = export(net, manifest, out, precision,
                   exposed(faces.crops[rng.choice(len(faces.crops), min(200, len(faces.crops)), replace=False)]))
-    val_faces = face_crops(val_set, config, INPUT_SIZE) if val_set else None
+    val_faces = face_crops(val_set, config, size) if val_set else None
     for folder in (out / "float", out):
         fit_verdict_scale(folder, config, faces, val_faces, t.get("calibration_slope", 1.0),
                           tuple(t.get("rank_shares", RANK_SHARES)))
@@ -328,9 +331,9 @@ def export_checkpoint(out: Path, data: Path, precision: str, config: Config) -> 
 
 def refit_verdict(models: Path, data: Path, config: Config, shares: tuple[float, ...] | None = None,
                   slope: float | None = None, mirror: bool | None = None,
-                  extra_margins: tuple[float, ...] | None = None) -> dict:
+                  extra_margins: tuple[float, ...] | None = None, gender_from: str | None = None) -> dict:
     """The decision side of a models folder fitted again without its checkpoint (the shipped files
-    have none): mirror averaging on or off and the extra crop margins, then rank boundaries at `shares` on the training split
+    have none): mirror averaging on or off, the extra crop margins and which inputs decide the gender, then rank boundaries at `shares` on the training split
     and the displayed score's calibration on the validation split, through the folder's own chain.
     The same split as the models were trained with (manifest `training`); the model files stay as
     they are. Its float32 copy in `float/`, if any, gets the same treatment. Returns the manifest."""
@@ -352,6 +355,8 @@ def refit_verdict(models: Path, data: Path, config: Config, shares: tuple[float,
             m["preprocess"]["mirror"] = mirror
         if extra_margins is not None:
             m["preprocess"]["extra_margins"] = list(extra_margins)
+        if gender_from is not None:
+            m["preprocess"]["gender_from"] = gender_from
         m.setdefault("training", {}).update(rank_shares=list(shares), calibration_slope=slope)
         path.write_text(json.dumps(m, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         fit_verdict_scale(folder, config, faces, val_faces, slope, shares)
