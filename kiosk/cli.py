@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extra-margins", type=_margins, default=None,
                    help="more crops per face, cut around the same box with these margins (comma-separated, "
                         "e.g. 0.32; 'none' for none) and averaged (default: as the manifest says)")
+    p.add_argument("--exposure", choices=("even", "none"), default=None,
+                   help="bring each face to one brightness before the models (even) or not (default: as the "
+                        "manifest says)")
     p.add_argument("--gender-from", choices=("all", "plain"), default=None,  # kiosk.chain.GENDER_FROM
                    help="the gender from every crop and mirror image (all) or from each face's first crop "
                         "only (plain: one gender-model run a face; default: as the manifest says)")
@@ -215,9 +218,9 @@ def _refit(args, config) -> int:
 
     mirror = None if args.mirror is None else args.mirror == "on"
     manifest = refit_verdict(args.models or config.models_dir, args.data, config, args.rank_shares,
-                             args.calibration_slope, mirror, args.extra_margins, args.gender_from)
+                             args.calibration_slope, mirror, args.extra_margins, args.gender_from, args.exposure)
     print(json.dumps({k: manifest[k] for k in ("rank_boundaries", "calibration")}
-                     | {k: manifest["preprocess"].get(k) for k in ("mirror", "extra_margins", "gender_from")}))
+                     | {k: manifest["preprocess"].get(k) for k in ("mirror", "extra_margins", "gender_from", "exposure")}))
     return 0
 
 

@@ -194,7 +194,7 @@ def near_boundary(scorer: PhotoScorer, results: list, within: float = 0.05) -> f
     """Share of verdicts whose raw score lies within `within` of a rank boundary of its gender."""
     chain = scorer.chain
     ok = [r for r in results if r.status == "ok"]
-    near = [min(abs(chain.raw_score(r.score) - c) for c in chain.manifest.rank_boundaries[r.gender]) < within
+    near = [min(abs(chain.raw_score(r.score) - c) for c in chain.boundaries(r.gender)) < within  # "unsure" too
             for r in ok]
     return round(float(np.mean(near)), 4) if near else 0.0
 

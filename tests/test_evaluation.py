@@ -63,3 +63,14 @@ def test_evaluate_reports_stability_light_presses_and_precision(few_photos):
     assert presses["photos"] == 3 and 0 <= presses["ranks_differ"] <= 1
     assert presses["capture_ms"] == round(1000 * config.booth.capture_frames / config.camera.fps)
     assert 0 <= m["near_boundary"] <= 1
+
+
+def test_near_boundary_counts_unsure_verdicts_against_both_genders_mean_cuts():
+    from kiosk.chain import UNSURE
+    from kiosk.evaluation import near_boundary
+
+    scorer = PhotoScorer(Config())
+    chain = scorer.chain
+    cuts = chain.boundaries(UNSURE)  # the means of the two genders' cuts
+    near, far = chain.displayed(cuts[1] + 0.01), chain.displayed((cuts[1] + cuts[2]) / 2)
+    assert near_boundary(scorer, [result(3, near, gender=UNSURE), result(3, far, gender=UNSURE)]) == 0.5

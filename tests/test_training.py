@@ -76,10 +76,12 @@ def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, a
 
     # The decision side fitted again on the same split, without the checkpoint: the files stay valid.
     assert main(["refit", str(seed_layout), "--models", str(out), "--rank-shares", "10,25,30,25,10",
-                 "--mirror", "off", "--calibration-slope", "0.9"]) == 0
+                 "--mirror", "off", "--calibration-slope", "0.9", "--exposure", "none",
+                 "--gender-from", "plain"]) == 0
     for folder in (out, out / "float"):
         refitted = json.loads((folder / "manifest.json").read_text())
         assert refitted["preprocess"]["mirror"] is False and refitted["training"]["calibration_slope"] == 0.9
+        assert refitted["preprocess"]["exposure"] == "none" and refitted["preprocess"]["gender_from"] == "plain"
         assert refitted["training"]["rank_shares"] == [0.1, 0.25, 0.3, 0.25, 0.1]
         assert refitted["models"] == manifest["models"] if folder == out else True
     assert Chain(out, Config().wording.rank_texts).score(np.ascontiguousarray(crop)).rank in range(1, 6)

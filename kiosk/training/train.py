@@ -331,9 +331,11 @@ def export_checkpoint(out: Path, data: Path, precision: str, config: Config) -> 
 
 def refit_verdict(models: Path, data: Path, config: Config, shares: tuple[float, ...] | None = None,
                   slope: float | None = None, mirror: bool | None = None,
-                  extra_margins: tuple[float, ...] | None = None, gender_from: str | None = None) -> dict:
+                  extra_margins: tuple[float, ...] | None = None, gender_from: str | None = None,
+                  exposure: str | None = None) -> dict:
     """The decision side of a models folder fitted again without its checkpoint (the shipped files
-    have none): mirror averaging on or off, the extra crop margins and which inputs decide the gender, then rank boundaries at `shares` on the training split
+    have none): mirror averaging on or off, the extra crop margins, which inputs decide the gender and
+    the exposure step, then rank boundaries at `shares` on the training split
     and the displayed score's calibration on the validation split, through the folder's own chain.
     The same split as the models were trained with (manifest `training`); the model files stay as
     they are. Its float32 copy in `float/`, if any, gets the same treatment. Returns the manifest."""
@@ -357,6 +359,8 @@ def refit_verdict(models: Path, data: Path, config: Config, shares: tuple[float,
             m["preprocess"]["extra_margins"] = list(extra_margins)
         if gender_from is not None:
             m["preprocess"]["gender_from"] = gender_from
+        if exposure is not None:
+            m["preprocess"]["exposure"] = exposure
         m.setdefault("training", {}).update(rank_shares=list(shares), calibration_slope=slope)
         path.write_text(json.dumps(m, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         fit_verdict_scale(folder, config, faces, val_faces, slope, shares)
