@@ -35,3 +35,19 @@ def test_bench_web_times_the_loop_while_a_phone_fetches_every_card(capsys):
     served = result["takeaway"]
     assert served["cards"] >= 1 and served["errors"] == 0 and served["median_ms"] > 0
     assert result["frame_ms"]["n"] == 120 and result["press_to_result_ms"] > 0
+
+
+def test_a_run_too_short_for_its_warm_up_reports_all_of_its_frames():
+    """Under arm64 emulation `kiosk load`'s short baseline drew fewer frames than the warm-up."""
+    from kiosk.booth.app import headless_app
+    from kiosk.config import Config
+    from kiosk.tools.bench import FrameMeter
+
+    app = headless_app(Config(), countdown_s=0, result_s=1.0)
+    try:
+        frame, _ = FrameMeter(app, 30).run(lambda n: n >= 5, warmup=30)
+        assert frame["n"] == 5 and frame["median"] > 0 and frame["p95"] >= frame["median"]
+        frame, _ = FrameMeter(app, 30).run(lambda n: True)
+        assert frame["n"] == 0 and frame["median"] is None and frame["max_during_inference"] is None
+    finally:
+        app.close()

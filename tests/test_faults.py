@@ -124,3 +124,15 @@ def test_soak_table_says_pass_or_fail_for_each_check():
     assert [line[:4] for line in lines[1:]] == ["PASS", "FAIL", "PASS", "FAIL"]
     assert verdict(report) == ["memory growth after warm-up <= 10 MB: +21.0 MB (150.0 -> 171.0 MB, peak 175.0 MB)",
                                "threads do not grow: 4 -> 5"]
+
+
+def test_training_without_pytorch_says_how_to_get_it_in_one_line(monkeypatch):
+    """A Pi's install has no training extra (seen under emulated arm64: a traceback before)."""
+    import sys
+
+    from kiosk.errors import KioskError
+    from kiosk.training.train import training_stack
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError
+    with pytest.raises(KioskError, match=r"needs PyTorch.*\.\[train\]"):
+        training_stack()

@@ -185,7 +185,9 @@ class FrameMeter:
                 busy_ms.append(ms)
             all_ms.append(ms)
             clock.tick(self.fps)
-        frame = _stats(all_ms[warmup:], p95=True)
+        # A run too short to drop its warm-up (a slow machine, emulation): all of its frames.
+        kept = all_ms[warmup:] if len(all_ms) > warmup else all_ms
+        frame = _stats(kept, p95=True) if kept else {"median": None, "n": 0, "p95": None}
         frame["max_during_inference"] = round(max(busy_ms), 2) if busy_ms else None
         frame["inference_frames"] = len(busy_ms)
         return frame, round(float(np.median(self._press_ms)), 1) if self._press_ms else None

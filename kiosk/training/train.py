@@ -99,15 +99,25 @@ def version(faces: Faces, copy: int, margin: float, size: int, rng: np.random.Ge
                      for patch, box in faces.contexts])
 
 
+def training_stack():
+    """torch, or one line saying how to get it: a Pi's booth install has no training extra."""
+    try:
+        import torch
+    except ImportError:
+        raise KioskError("training needs PyTorch, which this install does not have: on a PC, "
+                         "pip install '.[train]' (scripts/dev-setup.sh does); a Pi only runs the models") from None
+    return torch
+
+
 def train(settings: TrainSettings, config: Config) -> Path:
-    import torch
+    samples = load_samples(settings.data)  # a wrong folder is said before the long imports
+    torch = training_stack()
 
     from .backbone import IMAGENET_MEAN, IMAGENET_STD, FaceNet, pretrained_features
 
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     started = time.time()
-    samples = load_samples(settings.data)
     if settings.limit:
         samples = samples[:settings.limit]
     train_set, val_set = split(samples, settings.val_fraction, settings.seed)
@@ -301,7 +311,7 @@ def export(net, manifest: dict, out: Path, precision: str, calibration_crops: np
 
 def export_checkpoint(out: Path, data: Path, precision: str, config: Config) -> Path:
     """Re-export `out/checkpoint.pt` (e.g. in another precision) without training again."""
-    import torch
+    torch = training_stack()
 
     from .backbone import FaceNet, mobilenet_v2_features
 
