@@ -134,9 +134,11 @@ def photo_field(content_type: str, body: bytes) -> bytes | None:
         if body.startswith(b"--", at):  # the closing delimiter: no photo among the parts
             return None
         end = body.find(delimiter, at)
-        line_end = body.find(b"\r\n", at, end)
+        if end == -1:  # a part cut short: no delimiter after it
+            return None
+        line_end = body.find(b"\r\n", at, end)  # the rest of the delimiter's line
         head_end = body.find(b"\r\n\r\n", line_end, end) if line_end != -1 else -1
-        if end == -1 or head_end == -1:  # a part cut short
+        if head_end == -1:  # no blank line after the part's headers
             return None
         part = email.parser.BytesHeaderParser(policy=email.policy.HTTP).parsebytes(body[line_end + 2:head_end])
         if part.get_param("name", header="content-disposition") == "photo":
