@@ -11,7 +11,7 @@ import bisect
 import hashlib
 import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -49,6 +49,20 @@ class Manifest:
     # mirror image, no extra margin). Where the gender has a model of its own, "plain" runs it once
     # per face instead of once per input; gender is rarely in doubt, the score is what wobbles.
     gender_from: str = "all"
+    # the model files that take each input of a face in turn (as `Chain.inputs` orders them): input i
+    # goes to members[i % len(members)], each member giving all three heads. One member (the
+    # default: every file) runs the same network on everything; two put a second network on the
+    # mirror images (an ensemble at the cost of the inputs there are anyway: models/README.md).
+    members: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def inputs_per_face(self) -> int:
+        """Each crop (one per margin), and its mirror image where `mirror` is on."""
+        return (2 if self.mirror else 1) * (1 + len(self.extra_margins))
+
+    def member(self, index: int) -> tuple[str, ...]:
+        """The model files that take input `index` of a face's inputs (`Chain.inputs`' order)."""
+        return self.members[index % self.inputs_per_face % len(self.members)]
 
     @classmethod
     def read(cls, models_dir: Path) -> "Manifest":
@@ -65,7 +79,8 @@ class Manifest:
                            (float(data.get("calibration", {}).get("slope", 1.0)),
                             float(data.get("calibration", {}).get("intercept", 0.0))),
                            tuple(float(v) for v in pre.get("extra_margins", ())),
-                           str(pre.get("gender_from", "all")))
+                           str(pre.get("gender_from", "all")),
+                           tuple(tuple(str(n) for n in member) for member in data.get("members", ())))
         except FileNotFoundError:
             raise ModelError(f"{path} not found; run `kiosk train` or restore models/ from git") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -74,10 +89,20 @@ class Manifest:
         for g, cuts in manifest.rank_boundaries.items():
             if len(cuts) != 4 or list(cuts) != sorted(cuts):
                 raise ModelError(f"{path}: rank_boundaries.{g} must be 4 increasing numbers")
-        given = {h for name, entry in manifest.files.items() for h in model_heads(name, entry)}
-        missing = {"gender_logit", "man", "woman"} - given
-        if missing:
-            raise ModelError(f"{path}: no model gives {sorted(missing)}")
+        if not manifest.members:
+            manifest = replace(manifest, members=(tuple(manifest.files),))
+        for member in manifest.members:
+            unknown = [n for n in member if n not in manifest.files]
+            if unknown:
+                raise ModelError(f"{path}: members name {unknown}, which models does not list")
+            given = {h for name in member for h in model_heads(name, manifest.files[name])}
+            missing = {"gender_logit", "man", "woman"} - given
+            if missing:
+                raise ModelError(f"{path}: no model {'of member ' + str(list(member)) + ' ' if len(manifest.members) > 1 else ''}"
+                                 f"gives {sorted(missing)}")
+        if len(manifest.members) > manifest.inputs_per_face:
+            raise ModelError(f"{path}: {len(manifest.members)} members but {manifest.inputs_per_face} input(s) a face "
+                             "(turn preprocess.mirror on or add extra_margins), so some would never run")
         if not all(0 <= v <= 1 for v in manifest.extra_margins):
             raise ModelError(f"{path}: preprocess.extra_margins must be margins between 0 and 1")
         if not manifest.calibration[0] > 0:
@@ -185,7 +210,8 @@ class Chain:
             raise ModelError(f"{path}: input shape {shape} does not match manifest size {size}")
         outputs = {d["name"]: d["index"] for d in interpreter.get_output_details()}
         if "outputs" not in entry:  # the seed's layout: one output, the head the file is named for
-            return interpreter, interpreter.get_input_details()[0]["index"], {name: next(iter(outputs.values()))}
+            return (interpreter, interpreter.get_input_details()[0]["index"],
+                    {entry.get("head", name): next(iter(outputs.values()))})
         unknown = set(entry["outputs"].values()) - outputs.keys()
         if unknown:
             raise ModelError(f"{path}: has no outputs {sorted(unknown)} that manifest.json lists; retrain or re-export")
@@ -207,9 +233,11 @@ class Chain:
             values["gender_logit"] = logit(values.pop("gender"))
         return values
 
-    def _heads(self, x: np.ndarray, wanted: set[str], known: dict[str, float]) -> dict[str, float]:
-        """`known` completed with the `wanted` heads, running only the models that give missing ones."""
-        for name in self._models:
+    def _heads(self, x: np.ndarray, wanted: set[str], known: dict[str, float],
+               member: tuple[str, ...]) -> dict[str, float]:
+        """`known` completed with the `wanted` heads, running only the models of `member` that give
+        missing ones."""
+        for name in member:
             missing = wanted - known.keys()
             if missing & set(model_heads(name, self.manifest.files[name])):
                 known.update(self._run(name, x))
@@ -241,22 +269,19 @@ class Chain:
         (both genders' on a tie). `crops` come a face at a time, each face's `crops()` in order."""
         inputs = self.inputs(crops)
         with self._lock:
-            outs = [self._heads(x, {"gender_logit"}, {}) if self._decides_gender(i) else {}
+            outs = [self._heads(x, {"gender_logit"}, {}, self.manifest.member(i)) if self._decides_gender(i) else {}
                     for i, x in enumerate(inputs)]
             p_woman = float(1 / (1 + np.exp(-np.mean([o["gender_logit"] for o in outs if "gender_logit" in o]))))
             gender = gender_of(p_woman)
             heads = set(GENDERS) if gender == UNSURE else {gender}
-            outs = [self._heads(x, heads, o) for x, o in zip(inputs, outs)]
+            outs = [self._heads(x, heads, o, self.manifest.member(i)) for i, (x, o) in enumerate(zip(inputs, outs))]
         score = float(np.mean([o[h] for o in outs for h in heads]))
         return p_woman, score
 
     def _decides_gender(self, index: int) -> bool:
         """Whether input `index` (as `inputs` orders them) counts for the gender."""
         m = self.manifest
-        if m.gender_from == "all":
-            return True
-        copies = 2 if m.mirror else 1  # each crop, then its mirror image
-        return index % copies == 0 and (index // copies) % (1 + len(m.extra_margins)) == 0
+        return m.gender_from == "all" or index % m.inputs_per_face == 0  # the face's first crop as it is
 
     def boundaries(self, gender: str) -> tuple[float, ...]:
         cuts = self.manifest.rank_boundaries
@@ -285,6 +310,7 @@ class Chain:
 
 def model_heads(name: str, entry: dict) -> list[str]:
     """The heads a model file gives (the chain's names): those its manifest entry lists, or the one
-    it is named for, where the seed's "gender" file gives p_woman, read as `gender_logit`."""
-    heads = list(entry.get("outputs", {name: None}))
+    it is named for (or its entry's `head`: a partner's "partner_gender" gives "gender"), where the
+    seed's "gender" file gives p_woman, read as `gender_logit`."""
+    heads = list(entry.get("outputs", {entry.get("head", name): None}))
     return ["gender_logit" if h == "gender" else h for h in heads]

@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gender-from", choices=("all", "plain"), default=None,  # kiosk.chain.GENDER_FROM
                    help="the gender from every crop and mirror image (all) or from each face's first crop "
                         "only (plain: one gender-model run a face; default: as the manifest says)")
+    p.add_argument("--partner", default=None,
+                   help="models folder of another `kiosk train` run (same data and --seed) to run on the mirror "
+                        "images, an ensemble at no extra model runs; 'none' takes one out (default: keep)")
     p.set_defaults(run=_refit)
 
     p = command("score", help="score photo files or folders, one line (or JSON object) per photo")
@@ -218,9 +221,11 @@ def _refit(args, config) -> int:
 
     mirror = None if args.mirror is None else args.mirror == "on"
     manifest = refit_verdict(args.models or config.models_dir, args.data, config, args.rank_shares,
-                             args.calibration_slope, mirror, args.extra_margins, args.gender_from, args.exposure)
+                             args.calibration_slope, mirror, args.extra_margins, args.gender_from, args.exposure,
+                             args.partner)
     print(json.dumps({k: manifest[k] for k in ("rank_boundaries", "calibration")}
-                     | {k: manifest["preprocess"].get(k) for k in ("mirror", "extra_margins", "gender_from", "exposure")}))
+                     | {k: manifest["preprocess"].get(k) for k in ("mirror", "extra_margins", "gender_from", "exposure")}
+                     | {"members": manifest.get("members")}))
     return 0
 
 

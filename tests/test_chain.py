@@ -227,6 +227,37 @@ def test_the_gender_can_come_from_each_faces_plain_crop_alone(tmp_path, astronau
         with_manifest(tmp_path / "bad", gender_from="some")
 
 
+def test_a_partner_member_takes_the_mirror_images(tmp_path, astronaut_crop):
+    target = copy_models(tmp_path)
+    data = json.loads((target / "manifest.json").read_text())
+    own = list(data["models"])
+    for name in own:  # the shipped files again under other names: which input goes where is tested
+        entry = data["models"][name]
+        shutil.copyfile(target / entry["file"], target / ("partner_" + entry["file"]))
+        data["models"]["partner_" + name] = dict(entry, file="partner_" + entry["file"],
+                                                 **({} if "outputs" in entry else {"head": name}))
+    data["members"] = [own, ["partner_" + n for n in own]]
+    data["preprocess"].update(mirror=True, extra_margins=[], gender_from="plain")
+    (target / "manifest.json").write_text(json.dumps(data))
+    joined = Chain(target, CONFIG.wording.rank_texts)
+    plain, mirrored = joined.inputs([astronaut_crop])
+    runs = []
+    original = joined._run
+    joined._run = lambda name, x: runs.append((name, "mirror" if np.array_equal(x, mirrored) else "plain")) or original(name, x)
+    p, s = joined.predict([astronaut_crop])
+    assert sorted(runs) == [("gender", "plain"), ("partner_woman", "mirror"), ("woman", "plain")]
+    assert (p, s) == with_manifest(tmp_path / "one", mirror=True, extra_margins=[], gender_from="plain").predict([astronaut_crop])
+
+    data["preprocess"]["mirror"] = False  # one input a face: the partner would never run
+    (target / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(ModelError, match="2 members but 1 input"):
+        Manifest.read(target)
+    data["members"] = [own, ["partner_nothing"]]
+    (target / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(ModelError, match="members name .'partner_nothing'."):
+        Manifest.read(target)
+
+
 def test_normalise_is_the_training_formula_for_any_batch_shape_and_strided_views():
     from kiosk.chain import normalise
 

@@ -2,6 +2,7 @@
 `kiosk train ../shared/data/scut-fbp5500-train`, documented in models/README.md)."""
 
 import json
+import shutil
 
 import cv2
 import numpy as np
@@ -85,6 +86,25 @@ def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, a
         assert refitted["training"]["rank_shares"] == [0.1, 0.25, 0.3, 0.25, 0.1]
         assert refitted["models"] == manifest["models"] if folder == out else True
     assert Chain(out, Config().wording.rank_texts).score(np.ascontiguousarray(crop)).rank in range(1, 6)
+
+    # Another run of the same split as a partner on the mirror images; then taken out again.
+    partner = tmp_path / "partner"
+    shutil.copytree(out, partner)
+    assert main(["refit", str(seed_layout), "--models", str(out), "--mirror", "on", "--partner", str(partner)]) == 0
+    for folder in (out, out / "float"):
+        joined = json.loads((folder / "manifest.json").read_text())
+        assert joined["members"] == [["face"], ["partner_face"]] and (folder / "partner_face.tflite").is_file()
+    assert Chain(out, Config().wording.rank_texts).score(np.ascontiguousarray(crop)).rank in range(1, 6)
+    assert main(["refit", str(seed_layout), "--models", str(out), "--partner", "none"]) == 0
+    for folder in (out, out / "float"):
+        assert "members" not in json.loads((folder / "manifest.json").read_text())
+        assert not (folder / "partner_face.tflite").exists()
+    stranger = json.loads((partner / "manifest.json").read_text())
+    stranger["training"]["seed"] = 1  # it held out other photos: it has trained on this run's validation ones
+    (partner / "manifest.json").write_text(json.dumps(stranger))
+    capsys.readouterr()
+    assert main(["refit", str(seed_layout), "--models", str(out), "--partner", str(partner)]) != 0
+    assert "trained with seed 1, not 0" in capsys.readouterr().err
 
     config = tmp_path / "c.toml"
     config.write_text(f'[models]\ndir = "{out}"\n')

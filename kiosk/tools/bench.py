@@ -83,8 +83,9 @@ def bench_seed_chain(config: Config, face_bgr: np.ndarray, repeat: int) -> dict:
     except KioskError:  # not installed: the seed's float models on the booth's runtime
         runtime = load_runtime()
     with native_stderr_silenced():
-        interpreters = {name: runtime.interpreter(model_path=str(models_dir / entry["file"]), num_threads=1)
-                        for name, entry in manifest.files.items()}
+        interpreters = {name: runtime.interpreter(model_path=str(models_dir / manifest.files[name]["file"]),
+                                                  num_threads=1)
+                        for name in manifest.members[0]}  # the seed ran one network, not a partner too
     single = next(iter(interpreters)) if len(interpreters) == 1 else None
 
     def run(head, x):

@@ -339,13 +339,56 @@ def export_checkpoint(out: Path, data: Path, precision: str, config: Config) -> 
     return path
 
 
+PARTNER = "partner_"  # prefix of a partner run's model names and files in a models folder
+
+
+def join_partner(manifest: dict, folder: Path, partner: Path | str, training: dict) -> None:
+    """Make the models of another training run (`partner`, a models folder of the same precision)
+    the second member of `manifest`'s chain, which then runs them on every mirror image: its files
+    are copied into `folder` as partner_*. "none" takes a partner out again. Both runs must have
+    held out the same validation photos, or `kiosk eval` would score the partner's training photos."""
+    import json
+    import shutil
+
+    for name, entry in [(n, e) for n, e in manifest["models"].items() if n.startswith(PARTNER)]:
+        (folder / entry["file"]).unlink(missing_ok=True)
+        del manifest["models"][name]
+    manifest.pop("members", None)
+    if str(partner) == "none":
+        return
+    partner = Path(partner)
+    try:
+        theirs = json.loads((partner / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise KioskError(f"{partner}/manifest.json: cannot read it ({exc}); --partner needs a models folder "
+                         "written by `kiosk train`") from None
+    for key in ("input_size", "mean", "std"):
+        if theirs["preprocess"].get(key) != manifest["preprocess"].get(key):
+            raise KioskError(f"{partner}: preprocess.{key} is {theirs['preprocess'].get(key)}, not "
+                             f"{manifest['preprocess'].get(key)} as here; a partner must take the same input")
+    t = theirs.get("training", {})
+    for key, default in (("val_fraction", 0.15), ("seed", 0)):
+        if t.get(key, default) != training.get(key, default):
+            raise KioskError(f"{partner}: trained with {key} {t.get(key, default)}, not {training.get(key, default)}: "
+                             "it has seen this folder's validation photos; retrain it with the same --seed")
+    if theirs.get("precision") != manifest.get("precision"):
+        raise KioskError(f"{partner}: {theirs.get('precision')} models, not {manifest.get('precision')} as here")
+    own = list(manifest["models"])
+    for name, entry in theirs["models"].items():
+        shutil.copyfile(partner / entry["file"], folder / (PARTNER + entry["file"]))
+        manifest["models"][PARTNER + name] = dict(entry, file=PARTNER + entry["file"],
+                                                  **({} if "outputs" in entry else {"head": name}))
+    manifest["members"] = [own, [PARTNER + n for n in theirs["models"]]]
+
+
 def refit_verdict(models: Path, data: Path, config: Config, shares: tuple[float, ...] | None = None,
                   slope: float | None = None, mirror: bool | None = None,
                   extra_margins: tuple[float, ...] | None = None, gender_from: str | None = None,
-                  exposure: str | None = None) -> dict:
+                  exposure: str | None = None, partner: Path | str | None = None) -> dict:
     """The decision side of a models folder fitted again without its checkpoint (the shipped files
     have none): mirror averaging on or off, the extra crop margins, which inputs decide the gender and
-    the exposure step, then rank boundaries at `shares` on the training split
+    the exposure step, a partner run's models on the mirror images (`partner`: its folder, or "none"
+    to drop one), then rank boundaries at `shares` on the training split
     and the displayed score's calibration on the validation split, through the folder's own chain.
     The same split as the models were trained with (manifest `training`); the model files stay as
     they are. Its float32 copy in `float/`, if any, gets the same treatment. Returns the manifest."""
@@ -371,6 +414,8 @@ def refit_verdict(models: Path, data: Path, config: Config, shares: tuple[float,
             m["preprocess"]["gender_from"] = gender_from
         if exposure is not None:
             m["preprocess"]["exposure"] = exposure
+        if partner is not None:
+            join_partner(m, folder, partner if folder == models or str(partner) == "none" else Path(partner) / "float", t)
         m.setdefault("training", {}).update(rank_shares=list(shares), calibration_slope=slope)
         path.write_text(json.dumps(m, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         fit_verdict_scale(folder, config, faces, val_faces, slope, shares)
