@@ -1,4 +1,4 @@
-"""The scoring chain: gender model first, then the man or woman score model, then the rank.
+"""The scoring chain: the gender first, then the man or woman score, then the rank.
 
 Interpreters are created and allocated once. Each call holds a lock: TFLite interpreters are not
 safe to share unlocked, and one chain may be called from more than one thread (the booth's scoring

@@ -171,7 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="default: %(default)s")
     p.add_argument("--precision", choices=("int8", "float"), default=d.precision,
                    help="shipped models' precision, default %(default)s (a float32 copy always goes to OUT/float)")
-    p.add_argument("--seed", type=int, default=d.seed, help="default: %(default)s")
+    p.add_argument("--seed", type=int, default=d.seed,
+                   help="also picks the validation photos held out (default: %(default)s)")
     p.add_argument("--frozen-blocks", type=int, default=d.frozen_blocks,
                    help="MobileNetV2 blocks kept at ImageNet weights (default: %(default)s)")
     p.add_argument("--exposure", choices=("even", "none"), default=d.exposure,

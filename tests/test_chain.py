@@ -218,7 +218,9 @@ def test_the_gender_can_come_from_each_faces_plain_crop_alone(tmp_path, astronau
     plain._run = lambda name, x: runs.append(name) or original(name, x)
     p, s = plain.predict(crops)
     # Gender: the plain crop of each face, once; the score: all 2 x 2 crops and their mirror images.
-    assert runs.count("gender") == 2 and len(runs) == 2 + 8
+    # A gender model of its own (the seed's layout) runs twice more; one file gives all on one run.
+    separate = len(plain.manifest.members[0]) > 1
+    assert len(runs) == 8 + (2 if separate else 0) and (runs.count("gender") == 2 if separate else True)
     first, second = crop_face(astronaut_bgr, box, 0.25, 224), crop_face(astronaut_bgr, moved, 0.25, 224)
     expected = np.mean([logit(alone.predict([c])[0]) for c in (first, second)])
     assert logit(p) == pytest.approx(expected, abs=1e-4)
@@ -245,7 +247,9 @@ def test_a_partner_member_takes_the_mirror_images(tmp_path, astronaut_crop):
     original = joined._run
     joined._run = lambda name, x: runs.append((name, "mirror" if np.array_equal(x, mirrored) else "plain")) or original(name, x)
     p, s = joined.predict([astronaut_crop])
-    assert sorted(runs) == [("gender", "plain"), ("partner_woman", "mirror"), ("woman", "plain")]
+    assert {name for name, x in runs if x == "plain"} <= set(own) and (own[0], "plain") in runs
+    assert {name for name, x in runs if x == "mirror"} <= {"partner_" + n for n in own}
+    assert len(runs) == (3 if len(own) > 1 else 2)  # the seed's layout: gender, then one score each
     assert (p, s) == with_manifest(tmp_path / "one", mirror=True, extra_margins=[], gender_from="plain").predict([astronaut_crop])
 
     data["preprocess"]["mirror"] = False  # one input a face: the partner would never run

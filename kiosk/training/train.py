@@ -154,7 +154,8 @@ def train(settings: TrainSettings, config: Config) -> Path:
         "preprocess": {"input_size": size, "colour": "RGB", "mean": IMAGENET_MEAN,
                        "std": IMAGENET_STD, "scale": "x/255, then (x - mean) / std",
                        "crop_margin": config.detection.crop_margin, "exposure": settings.exposure,
-                       "mirror": settings.mirror, "extra_margins": list(settings.extra_margins)},
+                       "mirror": settings.mirror, "extra_margins": list(settings.extra_margins),
+                       "gender_from": settings.gender_from},
         "labels": {"gender": {"0": "man", "1": "woman"}, "rank": "1 = worst ... 5 = best"},
         "rank_boundaries": {g: [1.8, 2.6, 3.4, 4.2] for g in GENDERS},  # until fit_verdict_scale
         "training": {"data": str(settings.data), "photos": len(samples), "train_faces": len(train_set),
