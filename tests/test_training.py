@@ -183,7 +183,7 @@ def test_rank_shares_set_the_boundaries_and_are_checked():
         ranks = np.searchsorted(cuts[name], scores[genders == g], side="right") + 1
         shares = [np.mean(ranks == r) for r in range(1, 6)]
         assert np.allclose(shares, [0.1, 0.25, 0.3, 0.25, 0.1], atol=0.002)
-    default = rank_boundaries(scores, genders)  # 8/24/36/20/12%: cuts at the 8/32/68/88% quantiles
-    assert np.allclose(default["man"], np.quantile(scores[:1000], [0.08, 0.32, 0.68, 0.88]), atol=1e-4)
+    default = rank_boundaries(scores, genders)  # 6/26/38/20/10%: cuts at the 6/32/70/90% quantiles
+    assert np.allclose(default["man"], np.quantile(scores[:1000], [0.06, 0.32, 0.70, 0.90]), atol=1e-4)
     equal = rank_boundaries(scores, genders, (0.2,) * 5)
     assert np.allclose(equal["woman"], np.quantile(scores[1000:], [0.2, 0.4, 0.6, 0.8]), atol=1e-4)
