@@ -343,10 +343,10 @@ def export_checkpoint(out: Path, data: Path, precision: str, config: Config) -> 
 PARTNER = "partner_"  # prefix of a partner run's model names and files in a models folder
 
 
-def join_partner(manifest: dict, folder: Path, partner: Path | str, training: dict) -> None:
+def join_partner(manifest: dict, folder: Path, partner: Path | None, training: dict) -> None:
     """Make the models of another training run (`partner`, a models folder of the same precision)
     the second member of `manifest`'s chain, which then runs them on every mirror image: its files
-    are copied into `folder` as partner_*. "none" takes a partner out again. Both runs must have
+    are copied into `folder` as partner_*. None takes a partner out again. Both runs must have
     held out the same validation photos, or `kiosk eval` would score the partner's training photos."""
     import json
     import shutil
@@ -355,9 +355,8 @@ def join_partner(manifest: dict, folder: Path, partner: Path | str, training: di
         (folder / entry["file"]).unlink(missing_ok=True)
         del manifest["models"][name]
     manifest.pop("members", None)
-    if str(partner) == "none":
+    if partner is None:
         return
-    partner = Path(partner)
     try:
         theirs = json.loads((partner / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -416,7 +415,8 @@ def refit_verdict(models: Path, data: Path, config: Config, shares: tuple[float,
         if exposure is not None:
             m["preprocess"]["exposure"] = exposure
         if partner is not None:
-            join_partner(m, folder, partner if folder == models or str(partner) == "none" else Path(partner) / "float", t)
+            # the partner's files of this folder's precision: its own folder, or its float/ copy
+            join_partner(m, folder, None if str(partner) == "none" else Path(partner) / folder.relative_to(models), t)
         m.setdefault("training", {}).update(rank_shares=list(shares), calibration_slope=slope)
         path.write_text(json.dumps(m, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         fit_verdict_scale(folder, config, faces, val_faces, slope, shares)
