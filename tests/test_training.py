@@ -114,6 +114,13 @@ def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, a
     assert metrics["photos"] == 10 and metrics["face_found"] == 1.0
     assert sum(map(sum, metrics["rank_confusion"])) == 10 and abs(sum(metrics["rank_shares"]) - 1) < 1e-6
 
+    # The checkpoint rebuilds the files in the other precision without training again.
+    assert main(["export", str(seed_layout), "--out", str(out), "--precision", "float"]) == 0
+    rebuilt = json.loads((out / "manifest.json").read_text())
+    assert rebuilt["precision"] == "float32" and rebuilt["training"] == manifest["training"]
+    assert rebuilt["models"] == json.loads((out / "float" / "manifest.json").read_text())["models"]
+    assert Chain(out, Config().wording.rank_texts).score(np.ascontiguousarray(crop)).rank in range(1, 6)
+
 
 def test_random_versions_move_the_box_and_change_the_camera(seed_layout):
     from kiosk.faces import FaceBox

@@ -167,12 +167,7 @@ def train(settings: TrainSettings, config: Config) -> Path:
     }
     # kept out of git; `kiosk export` reuses it
     torch.save({"state": net.state_dict(), "manifest": manifest}, settings.out / "checkpoint.pt")
-    calibration = exposed(faces.crops[rng.choice(len(faces.crops), min(200, len(faces.crops)), replace=False)])
-    path = export(net, manifest, settings.out, settings.precision, calibration)
-    log("rank boundaries and calibration through the exported chain")
-    val_faces = face_crops(val_set, config, size) if val_set else None
-    for folder in (settings.out / "float", settings.out):
-        fit_verdict_scale(folder, config, faces, val_faces, settings.calibration_slope, settings.rank_shares)
+    path = publish(net, manifest, settings.out, settings.precision, faces, val_set, config, rng)
     log(f"wrote {path}, the model and a float32 copy in {settings.out / 'float'} "
         f"({(time.time() - started) / 60:.1f} min in all)")
     return path
@@ -329,10 +324,17 @@ def export_checkpoint(out: Path, data: Path, precision: str, config: Config) -> 
     train_set, val_set = split(samples, t["val_fraction"], t["seed"])
     size = manifest["preprocess"]["input_size"]
     faces = face_crops(train_set, config, size)
-    rng = np.random.default_rng(t["seed"])
+    return publish(net, manifest, out, precision, faces, val_set, config, np.random.default_rng(t["seed"]))
+
+
+def publish(net, manifest: dict, out: Path, precision: str, faces: Faces, val_set: list[Sample],
+            config: Config, rng: np.random.Generator) -> Path:
+    """Export both precisions, then fit each one's decision side through its own exported chain."""
+    t, size = manifest["training"], manifest["preprocess"]["input_size"]
     exposed = exposure_step(manifest["preprocess"].get("exposure", "none"))
-    path = export(net, manifest, out, precision,
-                  exposed(faces.crops[rng.choice(len(faces.crops), min(200, len(faces.crops)), replace=False)]))
+    calibration = exposed(faces.crops[rng.choice(len(faces.crops), min(200, len(faces.crops)), replace=False)])
+    path = export(net, manifest, out, precision, calibration)
+    log("rank boundaries and calibration through the exported chain")
     val_faces = face_crops(val_set, config, size) if val_set else None
     for folder in (out / "float", out):
         fit_verdict_scale(folder, config, faces, val_faces, t.get("calibration_slope", 1.0),
