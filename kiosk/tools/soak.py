@@ -33,7 +33,7 @@ def soak(config: Config, source: str, frames: int, cycles: int, warmup_cycles: i
 
     app = headless_app(config, source, realtime=False, countdown_s=0, steady_s=0.0, trigger="button")
     shown = results = presses = 0
-    baseline = None
+    baseline = end = None
     started = time.monotonic()
     try:
         # The camera opens in the feed's thread; a loop that never waits would starve that opening.
@@ -49,13 +49,16 @@ def soak(config: Config, source: str, frames: int, cycles: int, warmup_cycles: i
             shown += 1
             if Event.RESULT in events:
                 results += 1
+                # Measured as each result arrives, when no capture is being scored: one in flight
+                # holds ~7 MB of crops and model inputs, which is not growth.
+                end = (resident_mb(), open_files(), threading.active_count())
                 if results == warmup_cycles:
-                    baseline = (resident_mb(), open_files(), threading.active_count())
+                    baseline = end
             if Event.CAPTURE_FAILED in events or Event.SCORING_FAILED in events:
                 raise KioskError(f"soak: a capture gave no result ({app.message})")
-        end = (resident_mb(), open_files(), threading.active_count())
     finally:
         app.close()
+    end = end or (resident_mb(), open_files(), threading.active_count())  # --cycles 0
     baseline = baseline or end
     return {"frames": shown, "captures": presses, "results": results,
             "seconds": round(time.monotonic() - started, 1),
