@@ -1,8 +1,8 @@
 """`kiosk train`: Haar crops -> cached frozen MobileNetV2 features -> fine-tuned tail -> TFLite.
 
-Blocks 0..10 keep their ImageNet weights, so their output for each augmented crop is computed once
-and cached; only blocks 11..18 and the heads train. That makes a full run fit in about 20 minutes
-on two CPU cores (see models/README.md).
+Blocks 0..6 (`--frozen-blocks`) keep their ImageNet weights, so their output for each augmented crop
+is computed once and cached; only blocks 7..18 and the heads train. That makes a full run fit in
+about 35 minutes on two CPU cores (see models/README.md).
 """
 
 from __future__ import annotations
