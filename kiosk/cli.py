@@ -82,6 +82,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=("int8", "float"), default="int8")
     p.set_defaults(run=_export)
 
+    p = command("average", help="average the weights of training runs of the same split into one network "
+                                "(one network's cost, unlike --partner), then export it")
+    p.add_argument("data", type=Path, help="the training data the runs were trained on (same split)")
+    p.add_argument("runs", type=Path, nargs="+", help="folders written by `kiosk train --out` (with checkpoint.pt)")
+    p.add_argument("--out", type=Path, required=True, help="where to write the averaged models")
+    p.add_argument("--precision", choices=("int8", "float"), default="int8")
+    p.set_defaults(run=_average)
+
     p = command("refit", help="fit a models folder's rank boundaries and displayed-score calibration again "
                               "(no checkpoint needed; the model files stay as they are)")
     p.add_argument("data", type=Path, help="the training data the models were trained on (same split)")
@@ -370,6 +378,13 @@ def _check(args, config, config_error: str = "") -> int:
     results = run_checks(config, config_error, args.camera, args.headless)
     print(report(results, args.json))
     return 0 if all(r.ok for r in results) else 1
+
+
+def _average(args, config) -> int:
+    from .training.average import average_runs
+
+    print(average_runs(args.runs, args.out, args.data, args.precision, config))
+    return 0
 
 
 def _export(args, config) -> int:

@@ -99,12 +99,22 @@ def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, a
     for folder in (out, out / "float"):
         assert "members" not in json.loads((folder / "manifest.json").read_text())
         assert not (folder / "partner_face.tflite").exists()
+    # Two runs' weights averaged into one network (here a run and its copy): one file, as cheap as one run.
+    soup = tmp_path / "soup"
+    assert main(["average", str(seed_layout), str(out), str(partner), "--out", str(soup)]) == 0
+    averaged = json.loads((soup / "manifest.json").read_text())
+    assert [a["run"] for a in averaged["training"]["averaged"]] == [str(out), str(partner)]
+    assert list(averaged["models"]) == ["face"] and (soup / "float" / "face.tflite").is_file()
+    assert Chain(soup, Config().wording.rank_texts).score(np.ascontiguousarray(crop)).rank in range(1, 6)
     stranger = json.loads((partner / "manifest.json").read_text())
     stranger["training"]["seed"] = 1  # it held out other photos: it has trained on this run's validation ones
     (partner / "manifest.json").write_text(json.dumps(stranger))
     capsys.readouterr()
     assert main(["refit", str(seed_layout), "--models", str(out), "--partner", str(partner)]) != 0
     assert "trained with seed 1, not 0" in capsys.readouterr().err
+    (partner / "checkpoint.pt").unlink()  # a refit folder without its run: nothing to average
+    assert main(["average", str(seed_layout), str(out), str(partner), "--out", str(soup)]) != 0
+    assert "checkpoint.pt: no checkpoint" in capsys.readouterr().err
 
     config = tmp_path / "c.toml"
     config.write_text(f'[models]\ndir = "{out}"\n')
@@ -120,6 +130,27 @@ def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, a
     assert rebuilt["precision"] == "float32" and rebuilt["training"] == manifest["training"]
     assert rebuilt["models"] == json.loads((out / "float" / "manifest.json").read_text())["models"]
     assert Chain(out, Config().wording.rank_texts).score(np.ascontiguousarray(crop)).rank in range(1, 6)
+
+
+def test_averaged_weights_are_the_mean_of_each_layer_whatever_part_was_frozen():
+    pytest.importorskip("torch")
+    import torch
+
+    from kiosk.training.average import average_states
+    from kiosk.training.backbone import FaceNet, mobilenet_v2_features
+
+    torch.manual_seed(0)
+    five, seven = FaceNet(mobilenet_v2_features(), 5), FaceNet(mobilenet_v2_features(), 7)
+    mean = average_states([five.state_dict(), seven.state_dict()], 5)
+    soup = FaceNet(mobilenet_v2_features(), 5)
+    soup.load_state_dict(mean)  # strict: every layer present, keyed for blocks 0..4 frozen
+    for name, ours in (("frozen.0.0.weight", "frozen.0.0.weight"), ("tail.6.conv.0.0.weight", "frozen.6.conv.0.0.weight"),
+                       ("heads.bias", "heads.bias")):
+        want = (five.state_dict()[name] + seven.state_dict()[ours]) / 2
+        assert torch.allclose(soup.state_dict()[name], want)
+    assert not torch.allclose(five.state_dict()["heads.bias"], seven.state_dict()["heads.bias"])
+    with pytest.raises(KioskError, match="differ in their layers"):
+        average_states([five.state_dict(), {"heads.bias": torch.zeros(3)}], 5)
 
 
 def test_random_versions_move_the_box_and_change_the_camera(seed_layout):
