@@ -17,11 +17,7 @@ import numpy as np
 from ..config import Config
 from ..errors import KioskError
 from .dataset import load_samples, split
-from .train import face_crops, publish, training_stack
-
-# must match in every averaged run: the same photos held out, the same input to the network
-SAME = (("training", "seed", 0), ("training", "val_fraction", 0.15), ("preprocess", "input_size", None),
-        ("preprocess", "exposure", "none"), ("preprocess", "mean", None), ("preprocess", "std", None))
+from .train import face_crops, publish, same_photos_and_input, training_stack
 
 
 def block_keys(state: dict) -> dict:
@@ -38,19 +34,16 @@ def average_states(states: list[dict], frozen_blocks: int) -> dict:
     keyed = [block_keys(s) for s in states]
     if any(k.keys() != keyed[0].keys() for k in keyed):
         raise KioskError("average: the runs' networks differ in their layers; only `kiosk train` runs average")
-    mean = {}
-    for key, first in keyed[0].items():
-        if first.is_floating_point():
-            mean[key] = sum(k[key] for k in keyed) / len(keyed)
-        else:
-            mean[key] = first  # BatchNorm's batch counters
-    renamed = {}
-    for key, value in mean.items():
-        if key.startswith("features."):
-            block = int(key.split(".")[1])
-            key = ("frozen." if block < frozen_blocks else "tail.") + key[len("features."):]
-        renamed[key] = value
-    return renamed
+
+    def own(key: str) -> str:  # block_keys undone for this frozen split
+        if not key.startswith("features."):
+            return key
+        block = int(key.split(".")[1])
+        return ("frozen." if block < frozen_blocks else "tail.") + key[len("features."):]
+
+    # BatchNorm's batch counters are integers: the first run's are kept
+    return {own(key): sum(k[key] for k in keyed) / len(keyed) if first.is_floating_point() else first
+            for key, first in keyed[0].items()}
 
 
 def average_runs(runs: list[Path], out: Path, data: Path, precision: str, config: Config) -> Path:
@@ -67,11 +60,8 @@ def average_runs(runs: list[Path], out: Path, data: Path, precision: str, config
         saved.append(torch.load(checkpoint, map_location="cpu"))
     first = saved[0]["manifest"]
     for run, s in zip(runs[1:], saved[1:]):
-        for section, key, default in SAME:
-            mine, theirs = first[section].get(key, default), s["manifest"][section].get(key, default)
-            if mine != theirs:
-                raise KioskError(f"{run}: {section}.{key} is {theirs}, not {mine} as in {runs[0]}; averaged runs "
-                                 "must hold out the same photos and take the same input")
+        same_photos_and_input(run, s["manifest"], first["preprocess"], first["training"],
+                              ("input_size", "mean", "std", "exposure"))
     frozen = min(s["manifest"]["training"]["frozen_blocks"] for s in saved)
     net = FaceNet(mobilenet_v2_features(), frozen)
     net.load_state_dict(average_states([s["state"] for s in saved], frozen))
@@ -81,10 +71,9 @@ def average_runs(runs: list[Path], out: Path, data: Path, precision: str, config
     train_set, val_set = split(load_samples(data), t["val_fraction"], t["seed"])
     size = first["preprocess"]["input_size"]
     faces = face_crops(train_set, config, size)
-    manifest = dict(first, training=dict(t, frozen_blocks=frozen,
-                                         averaged=[{"run": str(r), **{k: s["manifest"]["training"].get(k) for k in
-                                                                      ("frozen_blocks", "epochs", "copies", "date")}}
-                                                   for r, s in zip(runs, saved)]))
+    averaged = [{"run": str(run), "frozen_blocks": s["manifest"]["training"]["frozen_blocks"],
+                 "date": s["manifest"]["training"].get("date")} for run, s in zip(runs, saved)]
+    manifest = dict(first, training=dict(t, frozen_blocks=frozen, averaged=averaged))
     out.mkdir(parents=True, exist_ok=True)
     torch.save({"state": net.state_dict(), "manifest": manifest}, out / "checkpoint.pt")
     return publish(net, manifest, out, precision, faces, val_set, config, np.random.default_rng(t["seed"]))

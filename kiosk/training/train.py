@@ -342,6 +342,22 @@ def publish(net, manifest: dict, out: Path, precision: str, faces: Faces, val_se
     return path
 
 
+def same_photos_and_input(run: Path, theirs: dict, preprocess: dict, training: dict,
+                          inputs: tuple[str, ...] = ("input_size", "mean", "std")) -> None:
+    """Refuse another run's manifest (`theirs`, from folder `run`) that takes another input than
+    `preprocess` says, or held out other validation photos than `training` did: its network would
+    have trained on the photos `kiosk eval` scores."""
+    for key in inputs:
+        if theirs["preprocess"].get(key) != preprocess.get(key):
+            raise KioskError(f"{run}: preprocess.{key} is {theirs['preprocess'].get(key)}, not "
+                             f"{preprocess.get(key)} as here; the runs must take the same input")
+    t = theirs.get("training", {})
+    for key, default in (("val_fraction", 0.15), ("seed", 0)):
+        if t.get(key, default) != training.get(key, default):
+            raise KioskError(f"{run}: trained with {key} {t.get(key, default)}, not {training.get(key, default)}: "
+                             "it has seen this folder's validation photos; retrain it with the same --seed")
+
+
 PARTNER = "partner_"  # prefix of a partner run's model names and files in a models folder
 
 
@@ -364,15 +380,7 @@ def join_partner(manifest: dict, folder: Path, partner: Path | None, training: d
     except (OSError, ValueError) as exc:
         raise KioskError(f"{partner}/manifest.json: cannot read it ({exc}); --partner needs a models folder "
                          "written by `kiosk train`") from None
-    for key in ("input_size", "mean", "std"):
-        if theirs["preprocess"].get(key) != manifest["preprocess"].get(key):
-            raise KioskError(f"{partner}: preprocess.{key} is {theirs['preprocess'].get(key)}, not "
-                             f"{manifest['preprocess'].get(key)} as here; a partner must take the same input")
-    t = theirs.get("training", {})
-    for key, default in (("val_fraction", 0.15), ("seed", 0)):
-        if t.get(key, default) != training.get(key, default):
-            raise KioskError(f"{partner}: trained with {key} {t.get(key, default)}, not {training.get(key, default)}: "
-                             "it has seen this folder's validation photos; retrain it with the same --seed")
+    same_photos_and_input(partner, theirs, manifest["preprocess"], training)
     if theirs.get("precision") != manifest.get("precision"):
         raise KioskError(f"{partner}: {theirs.get('precision')} models, not {manifest.get('precision')} as here")
     own = list(manifest["models"])
