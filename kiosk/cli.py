@@ -197,6 +197,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input-size", type=int, choices=INPUT_SIZES, default=d.input_size,
                    help="side of the face crop the models take, in pixels (default: %(default)s; 160 runs in "
                         "about half the time)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device,
+                   help="where the cached features and training live (default: %(default)s, a CUDA GPU "
+                        "if PyTorch sees one)")
+    p.add_argument("--teachers", type=int, default=d.teachers,
+                   help="first train N more networks and distil their mean outputs into this one "
+                        "(0 = off; each costs about one run's training time; default: %(default)s)")
+    p.add_argument("--distill", type=float, default=d.distill,
+                   help="with --teachers, the teachers' share of the targets, the rest the raters' "
+                        "score (default: %(default)s)")
+    p.add_argument("--checkpoint-only", action="store_true",
+                   help="stop after OUT/checkpoint.pt, e.g. on a GPU machine without TensorFlow; "
+                        "`kiosk export DATA --out OUT` makes the models from it")
     p.set_defaults(run=_train)
     return parser
 
@@ -214,7 +226,9 @@ def _train(args, config) -> int:
                         limit=args.limit, val_fraction=args.val_fraction, precision=args.precision,
                         seed=args.seed, frozen_blocks=args.frozen_blocks, exposure=args.exposure,
                         calibration_slope=args.calibration_slope, consistency=args.consistency,
-                        rank_shares=args.rank_shares, input_size=args.input_size), config)
+                        rank_shares=args.rank_shares, input_size=args.input_size, device=args.device,
+                        teachers=args.teachers, distill=args.distill, export=not args.checkpoint_only),
+          config)
     return 0
 
 

@@ -60,6 +60,9 @@ class Detection:
 
 
 def cascade_path() -> Path:
+    if not hasattr(cv2, "CascadeClassifier"):  # OpenCV 5 dropped the Haar cascades (platform notes)
+        raise KioskError(f"OpenCV {cv2.__version__} has no Haar cascades (OpenCV 5 removed them); "
+                         "install opencv-python-headless<5")
     return Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
 
 
@@ -73,7 +76,7 @@ class FaceDetector:
         if self._cascade.empty():
             raise KioskError(f"cannot load the Haar cascade {path}; reinstall opencv-python-headless<5")
         # CascadeClassifier is not documented as thread-safe, and training's cropping pool calls one
-        # detector from two threads: the lock serialises those calls.
+        # detector from several threads: the lock serialises those calls.
         self._lock = threading.Lock()
 
     def detect(self, grey: np.ndarray, fallback: bool = False) -> Detection:

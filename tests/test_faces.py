@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from kiosk.config import DetectionConfig
+from kiosk.errors import KioskError
 from kiosk.faces import FaceBox, FaceDetector, FaceStatus, crop_box, crop_face, largest_face_crop
 
 
@@ -81,3 +82,10 @@ def test_largest_face_crop_matches_manual_steps(detector, astronaut_bgr):
     assert np.array_equal(crop, crop_face(astronaut_bgr, detection.chosen, 0.25, 96))
     _, none = largest_face_crop(np.zeros((200, 200, 3), np.uint8), detector, 0.25, 96)
     assert none is None
+
+
+def test_an_opencv_without_haar_cascades_is_named_in_one_line(monkeypatch):
+    # OpenCV 5 (e.g. a GPU machine's image) has no CascadeClassifier: say which OpenCV to install.
+    monkeypatch.delattr(cv2, "CascadeClassifier")
+    with pytest.raises(KioskError, match=r"has no Haar cascades .*opencv-python-headless<5"):
+        FaceDetector(DetectionConfig())

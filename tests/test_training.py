@@ -3,6 +3,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -130,6 +131,63 @@ def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, a
     assert rebuilt["precision"] == "float32" and rebuilt["training"] == manifest["training"]
     assert rebuilt["models"] == json.loads((out / "float" / "manifest.json").read_text())["models"]
     assert Chain(out, Config().wording.rank_texts).score(np.ascontiguousarray(crop)).rank in range(1, 6)
+
+
+def test_distilled_run_can_stop_at_its_checkpoint_and_export_finishes_it(seed_layout, tmp_path, capsys,
+                                                                         astronaut_bgr):
+    torch = pytest.importorskip("torch")
+    out = tmp_path / "gpu-run"
+    assert main(["train", str(seed_layout), "--out", str(out), "--epochs", "1", "--copies", "2",
+                 "--val-fraction", "0.5", "--input-size", "128", "--teachers", "1", "--distill", "0.6",
+                 "--device", "cpu", "--checkpoint-only"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt"]  # no TensorFlow needed so far
+    training = torch.load(out / "checkpoint.pt", map_location="cpu")["manifest"]["training"]
+    assert (training["teachers"], training["distill"], training["device"]) == (1, 0.6, "cpu")
+    assert main(["export", str(seed_layout), "--out", str(out), "--precision", "float"]) == 0
+    crop = np.ascontiguousarray(cv2.resize(astronaut_bgr, (128, 128))[:, :, ::-1])
+    assert Chain(out, Config().wording.rank_texts).score(crop).rank in range(1, 6)
+
+    capsys.readouterr()
+    if not torch.cuda.is_available():
+        assert main(["train", str(seed_layout), "--out", str(out), "--device", "cuda"]) != 0
+        assert "sees no CUDA GPU; use --device cpu" in capsys.readouterr().err
+    assert main(["train", str(seed_layout), "--out", str(out), "--teachers", "-1"]) != 0
+    assert "teachers is a count" in capsys.readouterr().err
+
+
+def test_distillation_pulls_the_targets_toward_the_teachers():
+    """With distill 1 the network learns the ensemble's outputs, not the labels (and 0 the labels)."""
+    torch = pytest.importorskip("torch")
+    from kiosk.training.backbone import FaceNet, mobilenet_v2_features
+    from kiosk.training.settings import TrainSettings
+    from kiosk.training.train import fit_tail, tail_outputs
+
+    torch.manual_seed(0)
+    cache = torch.randn(2, 16, 320, 2, 2).half()  # 2 versions of 16 faces, at the last block's input
+    genders = torch.tensor([0, 1] * 8)
+    scores = torch.full((16,), 1.5)
+    teacher = torch.zeros(2, 16, 3)
+    teacher[..., 0] = torch.where(genders == 1, 6.0, -6.0)
+    teacher[..., 1:] = 4.5
+    learnt = {}
+    for distill in (0.0, 1.0):
+        torch.manual_seed(0)
+        net = FaceNet(mobilenet_v2_features(), frozen_blocks=18)
+        settings = TrainSettings(Path(), Path(), epochs=30, batch=16, lr=3e-3, distill=distill)
+        fit_tail(net, cache, genders, scores, settings, teacher)
+        out = tail_outputs(net, cache)
+        learnt[distill] = out[:, torch.arange(16), 1 + genders].mean().item()
+    assert abs(learnt[0.0] - 1.5) < 0.5 and abs(learnt[1.0] - 4.5) < 0.5, learnt
+
+
+def test_random_versions_do_not_depend_on_the_number_of_threads(seed_layout, monkeypatch):
+    from kiosk.training import train
+
+    faces = train.face_crops(load_samples(seed_layout)[:6], Config(), 128)
+    monkeypatch.setattr(train, "workers", lambda: 1)
+    one = train.version(faces, 2, 0.25, 128, np.random.default_rng(3))
+    monkeypatch.setattr(train, "workers", lambda: 4)
+    assert np.array_equal(train.version(faces, 2, 0.25, 128, np.random.default_rng(3)), one)
 
 
 def test_averaged_weights_are_the_mean_of_each_layer_whatever_part_was_frozen():

@@ -66,3 +66,11 @@ class TrainSettings:
     extra_margins: tuple[float, ...] = ()
     # which inputs decide the gender (manifest preprocess.gender_from): each face's plain crop
     gender_from: str = "plain"
+    # "auto": a CUDA GPU when PyTorch sees one, else the CPU ("cpu", "cuda" to insist)
+    device: str = "auto"
+    # networks trained first (other seeds) whose mean outputs on each cached version the shipped one
+    # also learns from (distillation): 0 = off
+    teachers: int = 0
+    distill: float = 0.5  # weight of the teachers' outputs in the targets, the rest the raters' score
+    # False: stop after OUT/checkpoint.pt (a GPU machine without TensorFlow); `kiosk export` finishes
+    export: bool = True

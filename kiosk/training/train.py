@@ -2,12 +2,19 @@
 
 Blocks 0..6 (`--frozen-blocks`) keep their ImageNet weights, so their output for each augmented crop
 is computed once and cached; only blocks 7..18 and the heads train. That makes a full run fit in
-about 35 minutes on two CPU cores (see models/README.md).
+about 35 minutes on two CPU cores (see models/README.md); a CUDA GPU, when PyTorch sees one, holds the
+cache and trains in minutes.
+
+With `--teachers N` the network is distilled from an ensemble: N networks (other seeds) train first on
+the same cached versions, and the shipped one then learns from their mean outputs on each version as
+well as from the raters' scores, so that one network (the chain's cost) might carry part of the
+ensemble's gain. Measured on a GPU it did not pay here (models/README.md); kept so it can be re-measured.
 """
 
 from __future__ import annotations
 
 import datetime
+import os
 import sys
 from dataclasses import dataclass
 import time
@@ -58,7 +65,7 @@ def face_crops(samples: list[Sample], config: Config, size: int) -> Faces:
         return (crop, face_context(image, detection.chosen, margin, size)), None
 
     crops, contexts, kept, problems = [], [], [], []
-    with ThreadPoolExecutor(max_workers=2) as pool:  # OpenCV releases the GIL
+    with ThreadPoolExecutor(max_workers=workers()) as pool:  # OpenCV releases the GIL
         for i, (sample, (found, problem)) in enumerate(zip(samples, pool.map(one, samples)), 1):
             if found is None:
                 problems.append(problem)
@@ -73,6 +80,11 @@ def face_crops(samples: list[Sample], config: Config, size: int) -> Faces:
     if not crops:
         raise KioskError("no faces found in the training photos")
     return Faces(np.stack(crops), contexts, kept)
+
+
+def workers() -> int:
+    """Threads for cropping and augmenting: every core (OpenCV and numpy release the GIL)."""
+    return max(os.cpu_count() or 1, 1)
 
 
 def face_context(image: np.ndarray, box: FaceBox, margin: float, size: int) -> tuple[np.ndarray, FaceBox]:
@@ -95,8 +107,16 @@ def version(faces: Faces, copy: int, margin: float, size: int, rng: np.random.Ge
         return faces.crops
     if copy == 1:
         return faces.crops[:, :, ::-1]
-    return np.stack([augment(crop_face(patch, jitter_box(box, rng), margin, size), rng)
-                     for patch, box in faces.contexts])
+    # one generator per face, drawn from `rng` in order, so the versions do not depend on thread timing
+    seeds = rng.integers(2**63, size=len(faces.contexts))
+
+    def one(i: int) -> np.ndarray:
+        face_rng = np.random.default_rng(seeds[i])
+        patch, box = faces.contexts[i]
+        return augment(crop_face(patch, jitter_box(box, face_rng), margin, size), face_rng)
+
+    with ThreadPoolExecutor(max_workers=workers()) as pool:
+        return np.stack(list(pool.map(one, range(len(faces.contexts)))))
 
 
 def training_stack():
@@ -109,12 +129,30 @@ def training_stack():
     return torch
 
 
+def training_device(torch, choice: str):
+    """`--device`: auto takes a CUDA GPU when this PyTorch sees one, else the CPU."""
+    if choice == "auto":
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise KioskError("--device cuda: this PyTorch sees no CUDA GPU; use --device cpu (or auto)")
+    if choice == "cuda":
+        # float32 arithmetic as on the CPU: PyTorch lets cuDNN convolutions use TF32 (10-bit
+        # mantissa) by default, and the GPU runs measured so far read lower (models/README.md)
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
+    return torch.device(choice)
+
+
 def train(settings: TrainSettings, config: Config) -> Path:
     samples = load_samples(settings.data)  # a wrong folder is said before the long imports
+    if settings.teachers < 0 or not 0 <= settings.distill <= 1:
+        raise KioskError(f"--teachers {settings.teachers} --distill {settings.distill}: teachers is a count "
+                         "(0 = none) and distill a share from 0 to 1")
     torch = training_stack()
 
     from .backbone import IMAGENET_MEAN, IMAGENET_STD, FaceNet, pretrained_features
 
+    device = training_device(torch, settings.device)
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     started = time.time()
@@ -128,15 +166,15 @@ def train(settings: TrainSettings, config: Config) -> Path:
     faces = face_crops(train_set, config, size)
     train_set, margin = faces.samples, config.detection.crop_margin
     exposed = exposure_step(settings.exposure)
-    net = FaceNet(pretrained_features(), settings.frozen_blocks)
+    net = FaceNet(pretrained_features(), settings.frozen_blocks).to(device)
     net.frozen.eval()
 
     def frozen_features(batch_crops: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(normalise(batch_crops, IMAGENET_MEAN, IMAGENET_STD)).permute(0, 3, 1, 2)
         with torch.no_grad():
-            return net.frozen(x).half()
+            return net.frozen(x.to(device)).half()
 
-    log(f"caching frozen features of {settings.copies} versions of each crop")
+    log(f"caching frozen features of {settings.copies} versions of each crop on {device}")
     cache = []
     for copy in range(settings.copies):
         versions = exposed(version(faces, copy, margin, size, rng))
@@ -145,9 +183,12 @@ def train(settings: TrainSettings, config: Config) -> Path:
         log(f"  version {copy + 1}/{settings.copies} done ({time.time() - started:.0f} s)")
     cache = torch.stack(cache)  # [copies, N, C, H, W]
 
-    genders = torch.tensor([s.gender for s in train_set])
-    scores = torch.tensor([s.score for s in train_set], dtype=torch.float32)
-    fit_tail(net, cache, genders, scores, settings)
+    genders = torch.tensor([s.gender for s in train_set], device=device)
+    scores = torch.tensor([s.score for s in train_set], dtype=torch.float32, device=device)
+    teacher = ensemble_outputs(cache, genders, scores, settings, device) if settings.teachers else None
+    fit_tail(net, cache, genders, scores, settings, teacher)
+    net.cpu()
+    del cache, teacher
 
     settings.out.mkdir(parents=True, exist_ok=True)
     manifest = {
@@ -162,11 +203,17 @@ def train(settings: TrainSettings, config: Config) -> Path:
                      "validation_photos": len(val_set), "val_fraction": settings.val_fraction,
                      "seed": settings.seed, "frozen_blocks": settings.frozen_blocks, "epochs": settings.epochs,
                      "copies": settings.copies, "consistency": settings.consistency,
+                     "teachers": settings.teachers, "distill": settings.distill if settings.teachers else 0.0,
+                     "device": device.type,
                      "calibration_slope": settings.calibration_slope, "rank_shares": list(settings.rank_shares),
                      "date": datetime.date.today().isoformat()},
     }
     # kept out of git; `kiosk export` reuses it
     torch.save({"state": net.state_dict(), "manifest": manifest}, settings.out / "checkpoint.pt")
+    if not settings.export:
+        log(f"wrote {settings.out / 'checkpoint.pt'} ({(time.time() - started) / 60:.1f} min); "
+            f"`kiosk export DATA --out {settings.out}` makes the models from it")
+        return settings.out / "checkpoint.pt"
     path = publish(net, manifest, settings.out, settings.precision, faces, val_set, config, rng)
     log(f"wrote {path}, the model and a float32 copy in {settings.out / 'float'} "
         f"({(time.time() - started) / 60:.1f} min in all)")
@@ -220,17 +267,51 @@ def exposure_step(exposure: str):
     return lambda crops: np.stack([even_exposure(c) for c in crops])
 
 
-def fit_tail(net, cache, genders, scores, settings: TrainSettings) -> None:
+def ensemble_outputs(cache, genders, scores, settings: TrainSettings, device):
+    """Train `settings.teachers` networks on the cache (seeds after the run's own) and return their
+    mean outputs [gender logit, man, woman] on every cached version: [copies, N, 3]."""
+    import torch
+
+    from .backbone import FaceNet, pretrained_features
+
+    total = None
+    for k in range(settings.teachers):
+        log(f"teacher {k + 1}/{settings.teachers}")
+        torch.manual_seed(settings.seed * 1000 + k + 1)
+        teacher = FaceNet(pretrained_features(), settings.frozen_blocks).to(device)
+        fit_tail(teacher, cache, genders, scores, settings)
+        out = tail_outputs(teacher, cache)
+        total = out if total is None else total + out
+    torch.manual_seed(settings.seed)
+    return total / settings.teachers
+
+
+def tail_outputs(net, cache, batch: int = 256):
+    """The network's outputs on every cached version, in eval mode: [copies, N, 3]."""
+    import torch
+
+    net.eval()
+    with torch.no_grad():
+        return torch.stack([torch.cat([net.forward_tail(version[i:i + batch].float())
+                                       for i in range(0, len(version), batch)]) for version in cache])
+
+
+def fit_tail(net, cache, genders, scores, settings: TrainSettings, teacher=None) -> None:
     """Train the unfrozen blocks and the heads: score MSE on the sample's own gender head + gender BCE.
 
     With `settings.consistency` > 0 each step also runs a second random version of every photo in
     the batch and adds that weight x the squared difference of the two versions' outputs (the own
     gender's score and the gender logit), so a moved box or another camera setting changes the
     verdict less; the task loss is then the mean over both versions.
+
+    With `teacher` (an ensemble's outputs on every cached version, `ensemble_outputs`) the targets
+    are `settings.distill` x the ensemble's output on that very version + the rest x the label: the
+    own gender's score, and the gender as the ensemble's probability.
     """
     import torch
 
-    n = len(genders)
+    n, device = len(genders), genders.device
+    w = settings.distill if teacher is not None else 0.0
     net.heads.bias.data[1:] = scores.mean()  # start the score heads at the mean rating
     params = list(net.tail.parameters()) + list(net.heads.parameters())
     optimiser = torch.optim.AdamW(params, lr=settings.lr, weight_decay=1e-4)
@@ -242,23 +323,26 @@ def fit_tail(net, cache, genders, scores, settings: TrainSettings) -> None:
     for epoch in range(settings.epochs):
         net.tail.train()
         net.dropout.train()
-        order = torch.randperm(n)
-        picked = torch.randint(0, cache.shape[0], (n,))  # one cached version per photo this epoch
+        order = torch.randperm(n, device=device)
+        picked = torch.randint(0, cache.shape[0], (n,), device=device)  # one cached version per photo this epoch
         # the second version: any other one, so the pair always differs
-        other = (picked + torch.randint(1, max(cache.shape[0], 2), (n,))) % cache.shape[0]
+        other = (picked + torch.randint(1, max(cache.shape[0], 2), (n,), device=device)) % cache.shape[0]
         total, started = 0.0, time.time()
         for i in range(0, n, settings.batch):
             idx = order[i:i + settings.batch]
             g, s = genders[idx], scores[idx]
-            batch = cache[picked[idx], idx]
-            if paired:
-                batch = torch.cat([batch, cache[other[idx], idx]])
-                g2, s2 = torch.cat([g, g]), torch.cat([s, s])
-            else:
-                g2, s2 = g, s
+            versions = [picked[idx], other[idx]] if paired else [picked[idx]]
+            batch = torch.cat([cache[v, idx] for v in versions])
+            g2 = torch.cat([g] * len(versions))
+            rows = torch.arange(len(g2), device=device)
+            s2, p2 = torch.cat([s] * len(versions)), g2.float()
+            if teacher is not None:
+                taught = torch.cat([teacher[v, idx] for v in versions])
+                s2 = (1 - w) * s2 + w * taught[rows, 1 + g2]
+                p2 = (1 - w) * p2 + w * torch.sigmoid(taught[:, 0])
             out = net.forward_tail(batch.float())
-            predicted = out[torch.arange(len(g2)), 1 + g2]
-            loss = torch.nn.functional.mse_loss(predicted, s2) + 0.5 * bce(out[:, 0], g2.float())
+            predicted = out[rows, 1 + g2]
+            loss = torch.nn.functional.mse_loss(predicted, s2) + 0.5 * bce(out[:, 0], p2)
             if paired:
                 k = len(idx)
                 loss = loss + settings.consistency * (
