@@ -268,7 +268,7 @@ def exposure_step(exposure: str):
 
 
 def ensemble_outputs(cache, genders, scores, settings: TrainSettings, device):
-    """Train `settings.teachers` networks on the cache (seeds after the run's own) and return their
+    """Train `settings.teachers` networks on the cache (init seeds derived from the run's) and return their
     mean outputs [gender logit, man, woman] on every cached version: [copies, N, 3]."""
     import torch
 
