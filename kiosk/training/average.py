@@ -12,12 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from ..config import Config
 from ..errors import KioskError
-from .dataset import load_samples, split
-from .train import face_crops, publish, same_photos_and_input, training_stack
+from .train import load_checkpoint, publish_split, same_photos_and_input, training_stack
 
 
 def block_keys(state: dict) -> dict:
@@ -52,12 +49,7 @@ def average_runs(runs: list[Path], out: Path, data: Path, precision: str, config
 
     if len(runs) < 2:
         raise KioskError("average: give at least two training runs' folders")
-    saved = []
-    for run in runs:
-        checkpoint = run / "checkpoint.pt"
-        if not checkpoint.is_file():
-            raise KioskError(f"{checkpoint}: no checkpoint; average the folders `kiosk train --out` wrote")
-        saved.append(torch.load(checkpoint, map_location="cpu"))
+    saved = [load_checkpoint(run, "average the folders `kiosk train --out` wrote") for run in runs]
     first = saved[0]["manifest"]
     for run, s in zip(runs[1:], saved[1:]):
         same_photos_and_input(run, s["manifest"], first["preprocess"], first["training"],
@@ -67,13 +59,9 @@ def average_runs(runs: list[Path], out: Path, data: Path, precision: str, config
     net.load_state_dict(average_states([s["state"] for s in saved], frozen))
     net.eval()
 
-    t = first["training"]
-    train_set, val_set = split(load_samples(data), t["val_fraction"], t["seed"])
-    size = first["preprocess"]["input_size"]
-    faces = face_crops(train_set, config, size)
     averaged = [{"run": str(run), "frozen_blocks": s["manifest"]["training"]["frozen_blocks"],
                  "date": s["manifest"]["training"].get("date")} for run, s in zip(runs, saved)]
-    manifest = dict(first, training=dict(t, frozen_blocks=frozen, averaged=averaged))
+    manifest = dict(first, training=dict(first["training"], frozen_blocks=frozen, averaged=averaged))
     out.mkdir(parents=True, exist_ok=True)
     torch.save({"state": net.state_dict(), "manifest": manifest}, out / "checkpoint.pt")
-    return publish(net, manifest, out, precision, faces, val_set, config, np.random.default_rng(t["seed"]))
+    return publish_split(net, manifest, out, precision, data, config)

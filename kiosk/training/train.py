@@ -84,7 +84,7 @@ def face_crops(samples: list[Sample], config: Config, size: int) -> Faces:
 
 def workers() -> int:
     """Threads for cropping and augmenting: every core (OpenCV and numpy release the GIL)."""
-    return max(os.cpu_count() or 1, 1)
+    return os.cpu_count() or 1
 
 
 def face_context(image: np.ndarray, box: FaceBox, margin: float, size: int) -> tuple[np.ndarray, FaceBox]:
@@ -133,9 +133,9 @@ def training_device(torch, choice: str):
     """`--device`: auto takes a CUDA GPU when this PyTorch sees one, else the CPU."""
     if choice == "auto":
         choice = "cuda" if torch.cuda.is_available() else "cpu"
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise KioskError("--device cuda: this PyTorch sees no CUDA GPU; use --device cpu (or auto)")
     if choice == "cuda":
+        if not torch.cuda.is_available():
+            raise KioskError("--device cuda: this PyTorch sees no CUDA GPU; use --device cpu (or auto)")
         # float32 arithmetic as on the CPU: PyTorch lets cuDNN convolutions use TF32 (10-bit
         # mantissa) by default, and the GPU runs measured so far read lower (models/README.md)
         torch.backends.cudnn.allow_tf32 = False
@@ -311,7 +311,6 @@ def fit_tail(net, cache, genders, scores, settings: TrainSettings, teacher=None)
     import torch
 
     n, device = len(genders), genders.device
-    w = settings.distill if teacher is not None else 0.0
     net.heads.bias.data[1:] = scores.mean()  # start the score heads at the mean rating
     params = list(net.tail.parameters()) + list(net.heads.parameters())
     optimiser = torch.optim.AdamW(params, lr=settings.lr, weight_decay=1e-4)
@@ -337,6 +336,7 @@ def fit_tail(net, cache, genders, scores, settings: TrainSettings, teacher=None)
             rows = torch.arange(len(g2), device=device)
             s2, p2 = torch.cat([s] * len(versions)), g2.float()
             if teacher is not None:
+                w = settings.distill
                 taught = torch.cat([teacher[v, idx] for v in versions])
                 s2 = (1 - w) * s2 + w * taught[rows, 1 + g2]
                 p2 = (1 - w) * p2 + w * torch.sigmoid(taught[:, 0])
@@ -391,23 +391,31 @@ def export(net, manifest: dict, out: Path, precision: str, calibration_crops: np
 
 def export_checkpoint(out: Path, data: Path, precision: str, config: Config) -> Path:
     """Re-export `out/checkpoint.pt` (e.g. in another precision) without training again."""
-    torch = training_stack()
+    saved = load_checkpoint(out, f"`kiosk train DATA --out {out}` writes one (it is not kept in git), or pass "
+                                 "--out with the folder of a training run")
 
     from .backbone import FaceNet, mobilenet_v2_features
 
-    checkpoint = out / "checkpoint.pt"
-    if not checkpoint.is_file():
-        raise KioskError(f"{checkpoint}: no checkpoint; `kiosk train DATA --out {out}` writes one (it is not kept "
-                         "in git), or pass --out with the folder of a training run")
-    saved = torch.load(checkpoint, map_location="cpu")
-    manifest, t = saved["manifest"], saved["manifest"]["training"]
-    net = FaceNet(mobilenet_v2_features(), t["frozen_blocks"])
+    net = FaceNet(mobilenet_v2_features(), saved["manifest"]["training"]["frozen_blocks"])
     net.load_state_dict(saved["state"])
     net.eval()
-    samples = load_samples(data)
-    train_set, val_set = split(samples, t["val_fraction"], t["seed"])
-    size = manifest["preprocess"]["input_size"]
-    faces = face_crops(train_set, config, size)
+    return publish_split(net, saved["manifest"], out, precision, data, config)
+
+
+def load_checkpoint(run: Path, hint: str) -> dict:
+    """A training run's `checkpoint.pt` ({"state", "manifest"}), or one line ending with `hint`."""
+    torch = training_stack()
+    checkpoint = run / "checkpoint.pt"
+    if not checkpoint.is_file():
+        raise KioskError(f"{checkpoint}: no checkpoint; {hint}")
+    return torch.load(checkpoint, map_location="cpu")
+
+
+def publish_split(net, manifest: dict, out: Path, precision: str, data: Path, config: Config) -> Path:
+    """`publish` with the training crops and validation photos of the run's own split of `data`."""
+    t = manifest["training"]
+    train_set, val_set = split(load_samples(data), t["val_fraction"], t["seed"])
+    faces = face_crops(train_set, config, manifest["preprocess"]["input_size"])
     return publish(net, manifest, out, precision, faces, val_set, config, np.random.default_rng(t["seed"]))
 
 
