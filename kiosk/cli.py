@@ -194,6 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--consistency", type=float, default=d.consistency,
                    help="weight of a loss that asks two random versions of a photo for the same outputs "
                         "(0 = off; each step then sees each photo once instead of twice; default: %(default)s)")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="AdamW's (default: %(default)s)")
+    p.add_argument("--dropout", type=float, default=d.dropout, help="before the heads (default: %(default)s)")
+    p.add_argument("--l1", type=float, default=d.l1,
+                   help="weight of the score's absolute error added to its squared error (default: %(default)s)")
+    p.add_argument("--mixup", type=float, default=d.mixup,
+                   help="blend each photo's cached features and score with another's of the same gender, "
+                        "Beta(M, M) weights (0 = off; default: %(default)s)")
     p.add_argument("--input-size", type=int, choices=INPUT_SIZES, default=d.input_size,
                    help="side of the face crop the models take, in pixels (default: %(default)s; 160 runs in "
                         "about half the time)")
@@ -227,7 +234,8 @@ def _train(args, config) -> int:
                         seed=args.seed, frozen_blocks=args.frozen_blocks, exposure=args.exposure,
                         calibration_slope=args.calibration_slope, consistency=args.consistency,
                         rank_shares=args.rank_shares, input_size=args.input_size, device=args.device,
-                        teachers=args.teachers, distill=args.distill, export=not args.checkpoint_only),
+                        teachers=args.teachers, distill=args.distill, export=not args.checkpoint_only,
+                        weight_decay=args.weight_decay, dropout=args.dropout, l1=args.l1, mixup=args.mixup),
           config)
     return 0
 

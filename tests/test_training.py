@@ -139,10 +139,12 @@ def test_distilled_run_can_stop_at_its_checkpoint_and_export_finishes_it(seed_la
     out = tmp_path / "gpu-run"
     assert main(["train", str(seed_layout), "--out", str(out), "--epochs", "1", "--copies", "2",
                  "--val-fraction", "0.5", "--input-size", "128", "--teachers", "1", "--distill", "0.6",
-                 "--device", "cpu", "--checkpoint-only"]) == 0
+                 "--device", "cpu", "--checkpoint-only", "--l1", "0.5", "--mixup", "0.4", "--dropout", "0.3",
+                 "--weight-decay", "0.01"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt"]  # no TensorFlow needed so far
     training = torch.load(out / "checkpoint.pt", map_location="cpu")["manifest"]["training"]
     assert (training["teachers"], training["distill"], training["device"]) == (1, 0.6, "cpu")
+    assert (training["l1"], training["mixup"], training["dropout"], training["weight_decay"]) == (0.5, 0.4, 0.3, 0.01)
     assert main(["export", str(seed_layout), "--out", str(out), "--precision", "float"]) == 0
     crop = np.ascontiguousarray(cv2.resize(astronaut_bgr, (128, 128))[:, :, ::-1])
     assert Chain(out, Config().wording.rank_texts).score(crop).rank in range(1, 6)
@@ -153,6 +155,8 @@ def test_distilled_run_can_stop_at_its_checkpoint_and_export_finishes_it(seed_la
         assert "sees no CUDA GPU; use --device cpu" in capsys.readouterr().err
     assert main(["train", str(seed_layout), "--out", str(out), "--teachers", "-1"]) != 0
     assert "teachers is a count" in capsys.readouterr().err
+    assert main(["train", str(seed_layout), "--out", str(out), "--dropout", "1"]) != 0
+    assert "dropout is a share from 0 to below 1" in capsys.readouterr().err
 
 
 def test_distillation_pulls_the_targets_toward_the_teachers():
@@ -178,6 +182,25 @@ def test_distillation_pulls_the_targets_toward_the_teachers():
         out = tail_outputs(net, cache)
         learnt[distill] = out[:, torch.arange(16), 1 + genders].mean().item()
     assert abs(learnt[0.0] - 1.5) < 0.5 and abs(learnt[1.0] - 4.5) < 0.5, learnt
+
+
+def test_mixup_blends_features_and_scores_alike_within_a_gender():
+    torch = pytest.importorskip("torch")
+    from kiosk.training.train import mix_same_gender
+
+    torch.manual_seed(1)
+    genders = torch.tensor([0, 0, 1, 1, 1, 0, 0, 1])
+    scores = torch.arange(8, dtype=torch.float32)
+    # each photo's features are its score everywhere, twice over (consistency's two versions)
+    features = scores.repeat(2)[:, None, None, None].expand(16, 4, 2, 2).clone()
+    mixed, targets = mix_same_gender(features, scores.repeat(2), genders, 2, alpha=0.4)
+    assert torch.allclose(mixed[:, 0, 0, 0], targets)  # features and score blended with one weight
+    assert torch.equal(targets[:8], targets[8:])  # both versions of a photo get the same blend
+    men, women = scores[genders == 0], scores[genders == 1]
+    for i in range(8):  # a blend of two photos of its own gender, itself weighted at least half
+        own = men if genders[i] == 0 else women
+        assert own.min() <= targets[i] <= own.max()
+        assert abs(targets[i] - scores[i]) <= (own.max() - own.min()) / 2 + 1e-6
 
 
 def test_random_versions_do_not_depend_on_the_number_of_threads(seed_layout, monkeypatch):

@@ -42,6 +42,13 @@ class TrainSettings:
     copies: int = 8  # cached versions of each training crop: plain, flipped, then random augmentations
     batch: int = 32
     lr: float = 6e-4
+    weight_decay: float = 1e-4  # AdamW's, on the trained blocks and the heads
+    dropout: float = 0.2  # before the heads
+    # weight of the own gender's mean absolute error added to its squared error (0 = squared only)
+    l1: float = 0.0
+    # manifold mixup on the cached features: each batch blended with a shuffled copy of itself (same
+    # gender's pairs only, Beta(mixup, mixup) weights); 0 = off
+    mixup: float = 0.0
     val_fraction: float = 0.15
     limit: int = 0  # use only this many photos (smoke tests)
     precision: str = "int8"  # of the shipped models; a float32 copy always goes to <out>/float/

@@ -148,6 +148,9 @@ def train(settings: TrainSettings, config: Config) -> Path:
     if settings.teachers < 0 or not 0 <= settings.distill <= 1:
         raise KioskError(f"--teachers {settings.teachers} --distill {settings.distill}: teachers is a count "
                          "(0 = none) and distill a share from 0 to 1")
+    if min(settings.weight_decay, settings.l1, settings.mixup) < 0 or not 0 <= settings.dropout < 1:
+        raise KioskError(f"--weight-decay {settings.weight_decay} --dropout {settings.dropout} --l1 {settings.l1} "
+                         f"--mixup {settings.mixup}: dropout is a share from 0 to below 1, the others 0 or more")
     torch = training_stack()
 
     from .backbone import IMAGENET_MEAN, IMAGENET_STD, FaceNet, pretrained_features
@@ -166,7 +169,7 @@ def train(settings: TrainSettings, config: Config) -> Path:
     faces = face_crops(train_set, config, size)
     train_set, margin = faces.samples, config.detection.crop_margin
     exposed = exposure_step(settings.exposure)
-    net = FaceNet(pretrained_features(), settings.frozen_blocks).to(device)
+    net = FaceNet(pretrained_features(), settings.frozen_blocks, settings.dropout).to(device)
     net.frozen.eval()
 
     def frozen_features(batch_crops: np.ndarray) -> torch.Tensor:
@@ -204,6 +207,8 @@ def train(settings: TrainSettings, config: Config) -> Path:
                      "seed": settings.seed, "frozen_blocks": settings.frozen_blocks, "epochs": settings.epochs,
                      "copies": settings.copies, "consistency": settings.consistency,
                      "teachers": settings.teachers, "distill": settings.distill if settings.teachers else 0.0,
+                     "weight_decay": settings.weight_decay, "dropout": settings.dropout, "l1": settings.l1,
+                     "mixup": settings.mixup,
                      "device": device.type,
                      "calibration_slope": settings.calibration_slope, "rank_shares": list(settings.rank_shares),
                      "date": datetime.date.today().isoformat()},
@@ -278,7 +283,7 @@ def ensemble_outputs(cache, genders, scores, settings: TrainSettings, device):
     for k in range(settings.teachers):
         log(f"teacher {k + 1}/{settings.teachers}")
         torch.manual_seed(settings.seed * 1000 + k + 1)
-        teacher = FaceNet(pretrained_features(), settings.frozen_blocks).to(device)
+        teacher = FaceNet(pretrained_features(), settings.frozen_blocks, settings.dropout).to(device)
         fit_tail(teacher, cache, genders, scores, settings)
         out = tail_outputs(teacher, cache)
         total = out if total is None else total + out
@@ -313,7 +318,7 @@ def fit_tail(net, cache, genders, scores, settings: TrainSettings, teacher=None)
     n, device = len(genders), genders.device
     net.heads.bias.data[1:] = scores.mean()  # start the score heads at the mean rating
     params = list(net.tail.parameters()) + list(net.heads.parameters())
-    optimiser = torch.optim.AdamW(params, lr=settings.lr, weight_decay=1e-4)
+    optimiser = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
     steps = settings.epochs * ((n + settings.batch - 1) // settings.batch)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, settings.lr, total_steps=max(steps, 1),
                                                    pct_start=0.15)
@@ -340,9 +345,14 @@ def fit_tail(net, cache, genders, scores, settings: TrainSettings, teacher=None)
                 taught = torch.cat([teacher[v, idx] for v in versions])
                 s2 = (1 - w) * s2 + w * taught[rows, 1 + g2]
                 p2 = (1 - w) * p2 + w * torch.sigmoid(taught[:, 0])
-            out = net.forward_tail(batch.float())
+            batch = batch.float()
+            if settings.mixup > 0:
+                batch, s2 = mix_same_gender(batch, s2, g, len(versions), settings.mixup)
+            out = net.forward_tail(batch)
             predicted = out[rows, 1 + g2]
             loss = torch.nn.functional.mse_loss(predicted, s2) + 0.5 * bce(out[:, 0], p2)
+            if settings.l1 > 0:
+                loss = loss + settings.l1 * torch.mean(torch.abs(predicted - s2))
             if paired:
                 k = len(idx)
                 loss = loss + settings.consistency * (
@@ -354,6 +364,24 @@ def fit_tail(net, cache, genders, scores, settings: TrainSettings, teacher=None)
             schedule.step()
             total += loss.item() * len(idx)
         log(f"  epoch {epoch + 1}/{settings.epochs}: loss {total / n:.4f} ({time.time() - started:.0f} s)")
+
+
+def mix_same_gender(features, scores, genders, repeats: int, alpha: float):
+    """Manifold mixup: each photo's cached features and score blended with another photo's of the same
+    gender in the batch, weight ~ Beta(alpha, alpha); a photo without a same-gender partner stays as it
+    is. `repeats` versions of the batch are stacked (consistency) and get the same blend."""
+    import torch
+
+    k = len(genders)
+    partner = torch.randperm(k, device=genders.device)
+    same = genders[partner] == genders
+    partner = torch.where(same, partner, torch.arange(k, device=genders.device))
+    lam = torch.distributions.Beta(alpha, alpha).sample((k,)).to(features.device)
+    lam = torch.maximum(lam, 1 - lam)  # the photo itself keeps the larger share
+    partner = torch.cat([partner + r * k for r in range(repeats)])
+    lam = lam.repeat(repeats)
+    mixed = lam[:, None, None, None] * features + (1 - lam[:, None, None, None]) * features[partner]
+    return mixed, lam * scores + (1 - lam) * scores[partner]
 
 
 def rank_boundaries(scores: np.ndarray, genders: np.ndarray,
