@@ -228,6 +228,8 @@ def evaluate(scorer: PhotoScorer, samples: list[Sample], grey: bool = False,
             p = np.array([results[i].score for i in idx])
             by_group[group] = {"n": len(idx), "pearson_r": round(float(np.corrcoef(t, p)[0, 1]), 4),
                                "mae": round(float(np.abs(p - t).mean()), 4),
+                               # above 0: the booth scores this group higher than its raters did
+                               "bias": round(float((p - t).mean()), 4),
                                "gender_accuracy": round(float(np.mean([results[i].gender == GENDERS[samples[i].gender]
                                                                        for i in idx])), 4)}
     return {
@@ -262,7 +264,7 @@ def report(metrics: dict) -> str:
         lines += ["  " + " ".join(f"{v:5d}" for v in row) for row in metrics["rank_confusion"]]
         for group, m in metrics["by_group"].items():
             lines.append(f"  {group:8s} n={m['n']:4d}  r {m['pearson_r']:.3f}  MAE {m['mae']:.3f}  "
-                         f"gender {m['gender_accuracy']:.2%}")
+                         f"bias {m['bias']:+.3f}  gender {m['gender_accuracy']:.2%}")
     if "invisible" in metrics:
         lines += stability_report(metrics)
     return "\n".join(lines)

@@ -54,6 +54,10 @@ def test_evaluate_reports_stability_light_presses_and_precision(few_photos):
                                                                           dir=str(config.models_dir / "float")))
     m = evaluate(scorer, few_photos, other_scorer=PhotoScorer(float_config))
     assert m["face_found"] == 1.0 and m["slope"] is not None
+    scores = [scorer.score_file(str(s.path)).score for s in few_photos]
+    af = m["by_group"]["AF"]  # bias: mean signed error, so a group scored too high reads above 0
+    assert af["bias"] == pytest.approx(np.mean(scores) - np.mean([s.score for s in few_photos]), abs=1e-4)
+    assert af["mae"] >= abs(af["bias"])
     assert set(m["invisible"]) == set(INVISIBLE) and set(m["light"]) == set(LIGHT)
     assert m["invisible_pooled"]["photos"] == 3 * len(INVISIBLE)
     for c in [*m["invisible"].values(), *m["light"].values(), m["other_precision"]]:
