@@ -201,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mixup", type=float, default=d.mixup,
                    help="blend each photo's cached features and score with another's of the same gender, "
                         "Beta(M, M) weights (0 = off; default: %(default)s)")
+    p.add_argument("--bins", type=float, default=d.bins,
+                   help="weight of a training-only head that sorts each score into 0.25-wide bins "
+                        "(ComboLoss-style; 0 = off; default: %(default)s)")
     p.add_argument("--input-size", type=int, choices=INPUT_SIZES, default=d.input_size,
                    help="side of the face crop the models take, in pixels (default: %(default)s; 160 runs in "
                         "about half the time)")
@@ -235,7 +238,8 @@ def _train(args, config) -> int:
                         calibration_slope=args.calibration_slope, consistency=args.consistency,
                         rank_shares=args.rank_shares, input_size=args.input_size, device=args.device,
                         teachers=args.teachers, distill=args.distill, export=not args.checkpoint_only,
-                        weight_decay=args.weight_decay, dropout=args.dropout, l1=args.l1, mixup=args.mixup),
+                        weight_decay=args.weight_decay, dropout=args.dropout, l1=args.l1, mixup=args.mixup,
+                        bins=args.bins),
           config)
     return 0
 

@@ -140,11 +140,12 @@ def test_distilled_run_can_stop_at_its_checkpoint_and_export_finishes_it(seed_la
     assert main(["train", str(seed_layout), "--out", str(out), "--epochs", "1", "--copies", "2",
                  "--val-fraction", "0.5", "--input-size", "128", "--teachers", "1", "--distill", "0.6",
                  "--device", "cpu", "--checkpoint-only", "--l1", "0.5", "--mixup", "0.4", "--dropout", "0.3",
-                 "--weight-decay", "0.01"]) == 0
+                 "--weight-decay", "0.01", "--bins", "0.5"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt"]  # no TensorFlow needed so far
     training = torch.load(out / "checkpoint.pt", map_location="cpu")["manifest"]["training"]
     assert (training["teachers"], training["distill"], training["device"]) == (1, 0.6, "cpu")
-    assert (training["l1"], training["mixup"], training["dropout"], training["weight_decay"]) == (0.5, 0.4, 0.3, 0.01)
+    assert (training["l1"], training["mixup"], training["dropout"], training["weight_decay"], training["bins"]) == (
+        0.5, 0.4, 0.3, 0.01, 0.5)
     assert main(["export", str(seed_layout), "--out", str(out), "--precision", "float"]) == 0
     crop = np.ascontiguousarray(cv2.resize(astronaut_bgr, (128, 128))[:, :, ::-1])
     assert Chain(out, Config().wording.rank_texts).score(crop).rank in range(1, 6)
@@ -306,3 +307,21 @@ def test_rank_shares_set_the_boundaries_and_are_checked():
     assert np.allclose(default["man"], np.quantile(scores[:1000], [0.06, 0.32, 0.70, 0.90]), atol=1e-4)
     equal = rank_boundaries(scores, genders, (0.2,) * 5)
     assert np.allclose(equal["woman"], np.quantile(scores[1000:], [0.2, 0.4, 0.6, 0.8]), atol=1e-4)
+
+
+def test_score_bins_loss_is_least_for_the_photos_own_score_and_gender():
+    torch = pytest.importorskip("torch")
+    from kiosk.training.train import SCORE_BINS, score_bins_loss
+
+    k = len(SCORE_BINS)
+    scores, genders = torch.tensor([2.0, 4.0]), torch.tensor([0, 1])
+
+    def peaked(at: list[float], block: list[int]) -> torch.Tensor:  # logits peaked at a score, in one gender's bins
+        logits = torch.zeros(2, 2 * k)
+        for row, (score, b) in enumerate(zip(at, block)):
+            logits[row, b * k:(b + 1) * k] = -torch.as_tensor((SCORE_BINS - score) ** 2 / 0.125, dtype=torch.float32)
+        return logits
+
+    right = score_bins_loss(peaked([2.0, 4.0], [0, 1]), scores, genders)
+    assert right < score_bins_loss(peaked([2.5, 3.5], [0, 1]), scores, genders)
+    assert right < score_bins_loss(peaked([2.0, 4.0], [1, 0]), scores, genders)  # the other gender's bins

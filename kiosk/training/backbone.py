@@ -91,10 +91,13 @@ class FaceNet(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.heads = nn.Linear(FEATURES, len(self.HEADS))
 
+    def pooled(self, cached: torch.Tensor) -> torch.Tensor:
+        """From the cached outputs of the frozen blocks to the features the heads read, dropout applied."""
+        return self.dropout(self.tail(cached).mean(dim=(2, 3)))
+
     def forward_tail(self, cached: torch.Tensor) -> torch.Tensor:
         """From the cached outputs of the frozen blocks to the three head outputs [gender logit, man, woman]."""
-        pooled = self.tail(cached).mean(dim=(2, 3))
-        return self.heads(self.dropout(pooled))
+        return self.heads(self.pooled(cached))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_tail(self.frozen(x))

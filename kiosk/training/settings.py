@@ -51,6 +51,9 @@ class TrainSettings:
     # manifold mixup on the cached features: each batch blended with a shuffled copy of itself (same
     # gender's pairs only, Beta(mixup, mixup) weights); 0 = off
     mixup: float = 0.0
+    # weight of a ComboLoss-style term: a training-only head sorts each photo's score into bins for its
+    # gender, against a Gaussian around the score (score_bins_loss); 0 = off
+    bins: float = 0.0
     val_fraction: float = 0.15
     limit: int = 0  # use only this many photos (smoke tests)
     precision: str = "int8"  # of the shipped models; a float32 copy always goes to <out>/float/

@@ -148,9 +148,10 @@ def train(settings: TrainSettings, config: Config) -> Path:
     if settings.teachers < 0 or not 0 <= settings.distill <= 1:
         raise KioskError(f"--teachers {settings.teachers} --distill {settings.distill}: teachers is a count "
                          "(0 = none) and distill a share from 0 to 1")
-    if min(settings.weight_decay, settings.l1, settings.mixup) < 0 or not 0 <= settings.dropout < 1:
+    if min(settings.weight_decay, settings.l1, settings.mixup, settings.bins) < 0 or not 0 <= settings.dropout < 1:
         raise KioskError(f"--weight-decay {settings.weight_decay} --dropout {settings.dropout} --l1 {settings.l1} "
-                         f"--mixup {settings.mixup}: dropout is a share from 0 to below 1, the others 0 or more")
+                         f"--mixup {settings.mixup} --bins {settings.bins}: dropout is a share from 0 to below 1, "
+                         "the others 0 or more")
     torch = training_stack()
 
     from .backbone import IMAGENET_MEAN, IMAGENET_STD, FaceNet, pretrained_features
@@ -208,7 +209,7 @@ def train(settings: TrainSettings, config: Config) -> Path:
                      "copies": settings.copies, "consistency": settings.consistency,
                      "teachers": settings.teachers, "distill": settings.distill if settings.teachers else 0.0,
                      "weight_decay": settings.weight_decay, "dropout": settings.dropout, "l1": settings.l1,
-                     "mixup": settings.mixup,
+                     "mixup": settings.mixup, "bins": settings.bins,
                      "device": device.type,
                      "calibration_slope": settings.calibration_slope, "rank_shares": list(settings.rank_shares),
                      "date": datetime.date.today().isoformat()},
@@ -318,6 +319,12 @@ def fit_tail(net, cache, genders, scores, settings: TrainSettings, teacher=None)
     n, device = len(genders), genders.device
     net.heads.bias.data[1:] = scores.mean()  # start the score heads at the mean rating
     params = list(net.tail.parameters()) + list(net.heads.parameters())
+    sorter = None
+    if settings.bins > 0:  # trained beside the heads, never exported: it only shapes the features
+        from .backbone import FEATURES
+
+        sorter = torch.nn.Linear(FEATURES, 2 * len(SCORE_BINS)).to(device)
+        params += list(sorter.parameters())
     optimiser = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
     steps = settings.epochs * ((n + settings.batch - 1) // settings.batch)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, settings.lr, total_steps=max(steps, 1),
@@ -348,9 +355,12 @@ def fit_tail(net, cache, genders, scores, settings: TrainSettings, teacher=None)
             batch = batch.float()
             if settings.mixup > 0:
                 batch, s2 = mix_same_gender(batch, s2, g, len(versions), settings.mixup)
-            out = net.forward_tail(batch)
+            pooled = net.pooled(batch)
+            out = net.heads(pooled)
             predicted = out[rows, 1 + g2]
             loss = torch.nn.functional.mse_loss(predicted, s2) + 0.5 * bce(out[:, 0], p2)
+            if sorter is not None:
+                loss = loss + settings.bins * score_bins_loss(sorter(pooled), s2, g2)
             if settings.l1 > 0:
                 loss = loss + settings.l1 * torch.mean(torch.abs(predicted - s2))
             if paired:
@@ -364,6 +374,22 @@ def fit_tail(net, cache, genders, scores, settings: TrainSettings, teacher=None)
             schedule.step()
             total += loss.item() * len(idx)
         log(f"  epoch {epoch + 1}/{settings.epochs}: loss {total / n:.4f} ({time.time() - started:.0f} s)")
+
+
+SCORE_BINS = np.arange(1.0, 5.01, 0.25)  # bin centres on the raters' 1-5 scale
+BIN_SIGMA = 0.25  # spread of the target: one bin's width, so neighbouring bins share the credit
+
+
+def score_bins_loss(logits, scores, genders):
+    """ComboLoss-style classification beside the regression: cross-entropy of the own gender's bins
+    (`logits` [N, 2 x bins], man's then woman's) against a Gaussian over the bins centred on each
+    photo's score, so scores near a bin edge are not forced into one class."""
+    import torch
+
+    centres = torch.as_tensor(SCORE_BINS, dtype=logits.dtype, device=logits.device)
+    own = logits.view(len(scores), 2, len(centres))[torch.arange(len(scores), device=logits.device), genders]
+    target = torch.softmax(-(centres - scores[:, None]) ** 2 / (2 * BIN_SIGMA ** 2), dim=1)
+    return -(target * torch.log_softmax(own, dim=1)).sum(dim=1).mean()
 
 
 def mix_same_gender(features, scores, genders, repeats: int, alpha: float):
