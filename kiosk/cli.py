@@ -11,7 +11,7 @@ from pathlib import Path
 from . import config as config_module
 from .errors import KioskError, one_line
 from .texts import LANGUAGES
-from .training.settings import INPUT_SIZES, TrainSettings, parse_rank_shares
+from .training.settings import INPUT_SIZES, PRECISIONS, TrainSettings, parse_rank_shares
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,7 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("export", help="re-export the models from OUT/checkpoint.pt (e.g. in another precision)")
     p.add_argument("data", type=Path, help="the training data (for int8 calibration crops)")
     p.add_argument("--out", type=Path, default=None, help="models folder holding checkpoint.pt (default: config's)")
-    p.add_argument("--precision", choices=("int8", "float"), default="int8")
+    p.add_argument("--precision", choices=PRECISIONS, default=TrainSettings.precision)
+    p.add_argument("--network", type=Path, default=None,
+                   help="take the network from this float32 models folder (e.g. models/float) instead of "
+                        "OUT/checkpoint.pt")
     p.set_defaults(run=_export)
 
     p = command("average", help="average the weights of training runs of the same split into one network "
@@ -87,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", type=Path, help="the training data the runs were trained on (same split)")
     p.add_argument("runs", type=Path, nargs="+", help="folders written by `kiosk train --out` (with checkpoint.pt)")
     p.add_argument("--out", type=Path, required=True, help="where to write the averaged models")
-    p.add_argument("--precision", choices=("int8", "float"), default="int8")
+    p.add_argument("--precision", choices=PRECISIONS, default=TrainSettings.precision)
     p.set_defaults(run=_average)
 
     p = command("refit", help="fit a models folder's rank boundaries and displayed-score calibration again "
@@ -177,8 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cached augmented versions of each training crop (default: %(default)s)")
     p.add_argument("--limit", type=int, default=d.limit, help="use only the first N photos (quick trials)")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction, help="default: %(default)s")
-    p.add_argument("--precision", choices=("int8", "float"), default=d.precision,
-                   help="shipped models' precision, default %(default)s (a float32 copy always goes to OUT/float)")
+    p.add_argument("--precision", choices=PRECISIONS, default=d.precision,
+                   help="shipped models' precision, default %(default)s (mixed: int8 but the frozen blocks "
+                        "float32; a float32 copy always goes to OUT/float)")
     p.add_argument("--seed", type=int, default=d.seed,
                    help="also picks the validation photos held out (default: %(default)s)")
     p.add_argument("--frozen-blocks", type=int, default=d.frozen_blocks,
@@ -416,5 +420,5 @@ def _average(args, config) -> int:
 def _export(args, config) -> int:
     from .training.train import export_checkpoint
 
-    print(export_checkpoint(args.out or config.models_dir, args.data, args.precision, config))
+    print(export_checkpoint(args.out or config.models_dir, args.data, args.precision, config, args.network))
     return 0

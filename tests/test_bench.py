@@ -51,3 +51,13 @@ def test_a_run_too_short_for_its_warm_up_reports_all_of_its_frames():
         assert frame["n"] == 0 and frame["median"] is None and frame["max_during_inference"] is None
     finally:
         app.close()
+
+
+def test_a_float32_models_folder_is_benched_as_the_booths_models_and_the_seeds(tmp_path, capsys):
+    from kiosk.config import shipped_models
+
+    config = tmp_path / "c.toml"  # models/float has no float/ of its own: the seed's way runs it too
+    config.write_text(f'[models]\ndir = "{shipped_models() / "float"}"\n')
+    assert main(["--config", str(config), "bench", "--json", "--frames", "40", "--repeat", "2"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["chain_ms"]["precision"] == result["seed_chain_ms"]["precision"] == "float32"

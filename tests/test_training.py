@@ -132,6 +132,17 @@ def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, a
     assert rebuilt["models"] == json.loads((out / "float" / "manifest.json").read_text())["models"]
     assert Chain(out, Config().wording.rank_texts).score(np.ascontiguousarray(crop)).rank in range(1, 6)
 
+    # A network without its checkpoint (the shipped one) comes back from its float32 copy, here as mixed.
+    again = tmp_path / "again"
+    assert main(["export", str(seed_layout), "--out", str(again), "--network", str(out / "float"),
+                 "--precision", "mixed"]) == 0
+    mixed = json.loads((again / "manifest.json").read_text())
+    assert mixed["precision"] == "int8, blocks 0-6 float32" and mixed["training"] == manifest["training"]
+    assert Chain(again, Config().wording.rank_texts).score(np.ascontiguousarray(crop)).rank in range(1, 6)
+    capsys.readouterr()
+    assert main(["export", str(seed_layout), "--out", str(again), "--network", str(again)]) != 0
+    assert "give its float32 copy" in capsys.readouterr().err
+
 
 def test_distilled_run_can_stop_at_its_checkpoint_and_export_finishes_it(seed_layout, tmp_path, capsys,
                                                                          astronaut_bgr):
@@ -325,3 +336,35 @@ def test_score_bins_loss_is_least_for_the_photos_own_score_and_gender():
     right = score_bins_loss(peaked([2.0, 4.0], [0, 1]), scores, genders)
     assert right < score_bins_loss(peaked([2.5, 3.5], [0, 1]), scores, genders)
     assert right < score_bins_loss(peaked([2.0, 4.0], [1, 0]), scores, genders)  # the other gender's bins
+
+
+def test_a_float_model_gives_back_its_network_and_mixed_keeps_the_first_blocks_float(tmp_path):
+    import tensorflow as tf
+    import torch
+
+    from kiosk.training.backbone import FaceNet, mobilenet_v2_features
+    from kiosk.training.export import network_from_float, tflite_model, write_models
+
+    torch.manual_seed(0)
+    net = FaceNet(mobilenet_v2_features(), frozen_blocks=7)
+    for module in net.modules():  # BatchNorm that really scales, so the folding must be undone right
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+    net.heads.bias.data = torch.tensor([0.0, 10.0, 20.0])
+    net.eval()
+    folder = write_models(tmp_path / "float", tflite_model(net, 64, quantize=False),
+                          {"training": {"frozen_blocks": 7}, "precision": "float32"}).parent
+    rebuilt, manifest = network_from_float(folder)
+    assert manifest == {"training": {"frozen_blocks": 7}}
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((1, 3, 64, 64)).astype(np.float32))
+    with torch.no_grad():
+        assert torch.allclose(rebuilt(x), net(x), atol=1e-3)
+
+    calibration = [np.random.default_rng(i).standard_normal((64, 64, 3)).astype(np.float32) for i in range(4)]
+    interpreter = tf.lite.Interpreter(model_content=tflite_model(net, 64, True, calibration, float_blocks=7))
+    convs = {d["name"]: d["dtype"] for d in interpreter.get_tensor_details()
+             if "Conv2D" in d["name"] or "depthwise" in d["name"]}
+    assert {n.split("/")[0] for n, t in convs.items() if t == np.float32} == {f"float{i}" for i in range(7)}
+    assert all(t == np.int8 for n, t in convs.items() if n.startswith("block"))

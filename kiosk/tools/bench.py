@@ -77,6 +77,8 @@ def bench_seed_chain(config: Config, face_bgr: np.ndarray, repeat: int) -> dict:
     """The seed's chain: float32 models, tflite-runtime when installed, allocate on every call, one
     run for the gender and one for the score (the same file twice where one model gives both)."""
     models_dir = config.models_dir / "float"
+    if not (models_dir / "manifest.json").is_file():  # a float32 folder benched as the booth's models
+        models_dir = config.models_dir
     manifest = Manifest.read(models_dir)
     try:
         runtime = load_runtime("tflite-runtime")

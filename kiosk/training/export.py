@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .backbone import FaceNet, InvertedResidual
+from ..errors import KioskError
+from .backbone import FaceNet, InvertedResidual, mobilenet_v2_features
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -89,20 +90,25 @@ def _conv(tf, conv: nn.Conv2d, weight: np.ndarray, bias: np.ndarray) -> Callable
     return apply
 
 
-def tflite_model(net: FaceNet, size: int, quantize: bool, calibration: Iterable[np.ndarray] | None = None) -> bytes:
+def tflite_model(net: FaceNet, size: int, quantize: bool, calibration: Iterable[np.ndarray] | None = None,
+                 float_blocks: int = 0) -> bytes:
     """`net` as one TFLite model (input: normalised RGB, NHWC) with three outputs: the gender logit
-    and both genders' scores, so one run per crop gives the chain everything."""
+    and both genders' scores, so one run per crop gives the chain everything. With `quantize`, int8,
+    except MobileNetV2's first `float_blocks` blocks, which stay float32."""
     import tensorflow as tf
 
     net = net.eval()
-    layers = _layers(net.frozen) + _layers(net.tail)
+    blocks = [_layers(block) for block in (*net.frozen.children(), *net.tail.children())]
     head_w = net.heads.weight.detach().numpy()
     head_b = net.heads.bias.detach().numpy()
 
     @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32, name="face")])
     def model(x):
-        for layer in layers:
-            x = layer(x)
+        for i, layers in enumerate(blocks):
+            # the scope names each op, so the float blocks' ops can be told apart after conversion
+            with tf.name_scope(f"{FLOAT_SCOPE if i < float_blocks else 'block'}{i}"):
+                for layer in layers:
+                    x = layer(x)
         pooled = tf.reduce_mean(x, axis=[1, 2])
         return tuple(tf.matmul(pooled, tf.constant(head_w[i][:, None])) + tf.constant(head_b[i:i + 1])
                      for i in range(len(OUTPUTS)))
@@ -112,7 +118,76 @@ def tflite_model(net: FaceNet, size: int, quantize: bool, calibration: Iterable[
         calibration = [] if calibration is None else list(calibration)
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([c[None].astype(np.float32)] for c in calibration)
+        if float_blocks:
+            return _int8_but_scope(tf, converter, calibration[:1])
     return converter.convert()
+
+
+FLOAT_SCOPE = "float"
+
+
+def _int8_but_scope(tf, converter, sample: list[np.ndarray]) -> bytes:
+    """The converter's int8 model with the ops of the `FLOAT_SCOPE` blocks left in float32. TFLite's
+    quantization debugger is the converter's way of leaving chosen ops unquantized; the rest is
+    calibrated as in a plain int8 conversion (measured in models/README.md)."""
+    int8 = tf.lite.Interpreter(model_content=converter.convert())
+    names = [d["name"] for d in int8.get_tensor_details() if d["name"].startswith(FLOAT_SCOPE)]
+    options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=names)
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        converter=converter, debug_dataset=lambda: ([c[None].astype(np.float32)] for c in sample),
+        debug_options=options)
+    return debugger.get_nondebug_quantized_model()
+
+
+def network_from_float(folder: Path) -> tuple[FaceNet, dict]:
+    """The network of a float32 models folder (its face.tflite and manifest) rebuilt in PyTorch, so a
+    network whose training checkpoint is gone (the shipped one: checkpoints stay out of git) can be
+    exported again, e.g. in another precision. Each conv takes the file's weights, BatchNorm folded
+    in (its BatchNorm then passes values through), and each head its output's matmul."""
+    import tensorflow as tf
+
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        entry = manifest["models"]["face"]
+        interpreter = tf.lite.Interpreter(model_path=str(folder / entry["file"]))
+    except (OSError, ValueError, KeyError) as e:
+        raise KioskError(f"{folder}: not a models folder with one face model ({e}); "
+                         "give the float32 copy a training run writes, e.g. models/float") from None
+    if manifest.get("precision") != "float32":
+        raise KioskError(f"{folder}: precision is {manifest.get('precision')!r}; give its float32 copy (its float/ folder)")
+    net = FaceNet(mobilenet_v2_features(), manifest["training"]["frozen_blocks"]).eval()
+    ops = interpreter._get_ops_details()  # the only way TFLite lists a model's ops and their weights
+    convs = [op for op in ops if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D")]
+    layers = [m for m in (*net.frozen.modules(), *net.tail.modules()) if isinstance(m, (nn.Conv2d, nn.BatchNorm2d))]
+    if len(convs) != len(layers) // 2:
+        raise KioskError(f"{folder}: {len(convs)} convolutions, not MobileNetV2's {len(layers) // 2}")
+    with torch.no_grad():
+        for conv, bn, op in zip(layers[::2], layers[1::2], convs):
+            weight = interpreter.get_tensor(op["inputs"][1])
+            # TFLite keeps [out, k, k, in] for a conv and [1, k, k, channels] for a depthwise one
+            weight = weight.transpose(3, 0, 1, 2) if op["op_name"] == "DEPTHWISE_CONV_2D" else weight.transpose(0, 3, 1, 2)
+            if weight.shape != tuple(conv.weight.shape):
+                raise KioskError(f"{folder}: a convolution of shape {weight.shape}, not {tuple(conv.weight.shape)}")
+            conv.weight.copy_(torch.from_numpy(weight.copy()))
+            bn.weight.fill_(1.0)
+            bn.bias.copy_(torch.from_numpy(_bias(interpreter, op, len(weight))))
+            bn.running_mean.zero_()
+            bn.running_var.fill_(1 - bn.eps)  # so the folded scale is exactly 1
+        tensor_head = {name: head for head, name in entry["outputs"].items()}
+        names = {d["index"]: d["name"] for d in interpreter.get_tensor_details()}
+        for op in (op for op in ops if op["op_name"] == "FULLY_CONNECTED"):
+            k = OUTPUTS.index(tensor_head[names[op["outputs"][0]]])
+            net.heads.weight[k] = torch.from_numpy(interpreter.get_tensor(op["inputs"][1]).reshape(-1).copy())
+            net.heads.bias[k] = float(_bias(interpreter, op, 1)[0])
+    return net, {k: v for k, v in manifest.items() if k not in ("models", "precision")}
+
+
+def _bias(interpreter, op: dict, n: int) -> np.ndarray:
+    """An op's bias, or zeros where the converter dropped an all-zero one (its input index is then -1)."""
+    inputs = op["inputs"]
+    if len(inputs) < 3 or inputs[2] < 0:
+        return np.zeros(n, np.float32)
+    return interpreter.get_tensor(inputs[2]).reshape(-1).copy()
 
 
 def output_names() -> dict[str, str]:

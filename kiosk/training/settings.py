@@ -21,6 +21,8 @@ SHARE_LIMITS = (0.05, 0.40)  # each rank's share (issue 10): no verdict vanishes
 # MobileNetV2's ImageNet weights were published for 96..224; being convolutional they also run at 256,
 # which is measured rather than shipped (models/README.md)
 INPUT_SIZES = (128, 160, 192, 224, 256)
+# int8; "mixed": int8 but the frozen blocks float32; float: float32 (the chain runs any of them)
+PRECISIONS = ("int8", "mixed", "float")
 
 
 def parse_rank_shares(text: str) -> tuple[float, ...]:
@@ -56,7 +58,7 @@ class TrainSettings:
     bins: float = 0.0
     val_fraction: float = 0.15
     limit: int = 0  # use only this many photos (smoke tests)
-    precision: str = "int8"  # of the shipped models; a float32 copy always goes to <out>/float/
+    precision: str = "mixed"  # of the shipped models (PRECISIONS); a float32 copy always goes to <out>/float/
     seed: int = 0
     frozen_blocks: int = FROZEN_BLOCKS  # blocks 0..N-1 keep ImageNet weights and are cached
     mirror: bool = True  # the chain averages each crop with its mirror image (manifest preprocess.mirror)

@@ -438,13 +438,24 @@ def export(net, manifest: dict, out: Path, precision: str, calibration_crops: np
     if precision == "float":
         return write_models(out, tflite_model(net, size, quantize=False), dict(manifest, precision="float32"))
     # int8 weights and activations, float input and output; the crops set the activation ranges.
+    # "mixed" keeps the blocks left at ImageNet weights in float32: at the highest resolutions, they
+    # are where int8 loses most of r (models/README.md), and they cost the least to keep.
     calibration = normalise(calibration_crops, IMAGENET_MEAN, IMAGENET_STD)
-    return write_models(out, tflite_model(net, size, quantize=True, calibration=calibration),
-                        dict(manifest, precision="int8"))
+    float_blocks = manifest["training"]["frozen_blocks"] if precision == "mixed" else 0
+    label = f"int8, blocks 0-{float_blocks - 1} float32" if float_blocks else "int8"
+    return write_models(out, tflite_model(net, size, quantize=True, calibration=calibration, float_blocks=float_blocks),
+                        dict(manifest, precision=label))
 
 
-def export_checkpoint(out: Path, data: Path, precision: str, config: Config) -> Path:
-    """Re-export `out/checkpoint.pt` (e.g. in another precision) without training again."""
+def export_checkpoint(out: Path, data: Path, precision: str, config: Config, network: Path | None = None) -> Path:
+    """Re-export `out/checkpoint.pt` (e.g. in another precision) without training again; with
+    `network`, the network of that float32 models folder instead (`network_from_float`)."""
+    if network is not None:
+        training_stack()
+        from .export import network_from_float
+
+        net, manifest = network_from_float(network)
+        return publish_split(net, manifest, out, precision, data, config)
     saved = load_checkpoint(out, f"`kiosk train DATA --out {out}` writes one (it is not kept in git), or pass "
                                  "--out with the folder of a training run")
 
