@@ -154,7 +154,8 @@ def network_from_float(folder: Path) -> tuple[FaceNet, dict]:
         raise KioskError(f"{folder}: not a models folder with one face model ({e}); "
                          "give the float32 copy a training run writes, e.g. models/float") from None
     if manifest.get("precision") != "float32":
-        raise KioskError(f"{folder}: precision is {manifest.get('precision')!r}; give its float32 copy (its float/ folder)")
+        raise KioskError(f"{folder}: precision is {manifest.get('precision')!r}; "
+                         "give its float32 copy (its float/ folder)")
     net = FaceNet(mobilenet_v2_features(), manifest["training"]["frozen_blocks"]).eval()
     ops = interpreter._get_ops_details()  # the only way TFLite lists a model's ops and their weights
     convs = [op for op in ops if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D")]
@@ -165,7 +166,8 @@ def network_from_float(folder: Path) -> tuple[FaceNet, dict]:
         for conv, bn, op in zip(layers[::2], layers[1::2], convs):
             weight = interpreter.get_tensor(op["inputs"][1])
             # TFLite keeps [out, k, k, in] for a conv and [1, k, k, channels] for a depthwise one
-            weight = weight.transpose(3, 0, 1, 2) if op["op_name"] == "DEPTHWISE_CONV_2D" else weight.transpose(0, 3, 1, 2)
+            depthwise = op["op_name"] == "DEPTHWISE_CONV_2D"
+            weight = weight.transpose(3, 0, 1, 2) if depthwise else weight.transpose(0, 3, 1, 2)
             if weight.shape != tuple(conv.weight.shape):
                 raise KioskError(f"{folder}: a convolution of shape {weight.shape}, not {tuple(conv.weight.shape)}")
             conv.weight.copy_(torch.from_numpy(weight.copy()))
