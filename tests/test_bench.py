@@ -61,3 +61,23 @@ def test_a_float32_models_folder_is_benched_as_the_booths_models_and_the_seeds(t
     assert main(["--config", str(config), "bench", "--json", "--frames", "40", "--repeat", "2"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["chain_ms"]["precision"] == result["seed_chain_ms"]["precision"] == "float32"
+
+
+def test_a_capture_still_scoring_when_the_frames_run_out_is_let_finish(monkeypatch):
+    """On a slow machine (emulated arm64) the chain outlasts a short run: its press to result counts."""
+    import time
+
+    from kiosk.chain import Chain
+    from kiosk.config import Config
+    from kiosk.tools.bench import bench_loop
+
+    predict = Chain.predict
+
+    def slow(self, crops):
+        time.sleep(1.5)  # 45 frames at 30 fps: longer than the whole run below
+        return predict(self, crops)
+
+    monkeypatch.setattr(Chain, "predict", slow)
+    frame, press, _ = bench_loop(Config(), frames=40)
+    assert press is not None and press >= 1500
+    assert frame["max_during_inference"] is not None
