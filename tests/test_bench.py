@@ -34,7 +34,8 @@ def test_bench_web_times_the_loop_while_a_phone_fetches_every_card(capsys):
     result = json.loads(capsys.readouterr().out)
     served = result["takeaway"]
     assert served["cards"] >= 1 and served["errors"] == 0 and served["median_ms"] > 0
-    assert result["frame_ms"]["n"] == 120 and result["press_to_result_ms"] > 0
+    # 150 frames less 30 of warm-up, and more where a capture was still scoring at the end
+    assert result["frame_ms"]["n"] >= 120 and result["press_to_result_ms"] > 0
 
 
 def test_a_run_too_short_for_its_warm_up_reports_all_of_its_frames():
