@@ -82,15 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", choices=PRECISIONS, default=TrainSettings.precision)
     p.add_argument("--network", type=Path, default=None,
                    help="take the network from this float32 models folder (e.g. models/float) instead of "
-                        "OUT/checkpoint.pt")
+                        "OUT/checkpoint.pt, and write it there as OUT/checkpoint.pt")
     p.set_defaults(run=_export)
 
-    p = command("average", help="average the weights of training runs of the same split into one network "
-                                "(one network's cost, unlike --partner), then export it")
+    p = command("average", help="average training runs of the same split into one network (their weights: one "
+                                "network's cost) or one model file (their outputs: --of outputs), then export it")
     p.add_argument("data", type=Path, help="the training data the runs were trained on (same split)")
     p.add_argument("runs", type=Path, nargs="+", help="folders written by `kiosk train --out` (with checkpoint.pt)")
     p.add_argument("--out", type=Path, required=True, help="where to write the averaged models")
     p.add_argument("--precision", choices=PRECISIONS, default=TrainSettings.precision)
+    p.add_argument("--of", choices=("weights", "outputs"), default="weights",
+                   help="weights: one network of the mean weights; outputs: an ensemble in one file, every run's "
+                        "tail on the frozen blocks they share, outputs averaged (costs a tail per run)")
     p.set_defaults(run=_average)
 
     p = command("refit", help="fit a models folder's rank boundaries and displayed-score calibration again "
@@ -413,7 +416,7 @@ def _check(args, config, config_error: str = "") -> int:
 def _average(args, config) -> int:
     from .training.average import average_runs
 
-    print(average_runs(args.runs, args.out, args.data, args.precision, config))
+    print(average_runs(args.runs, args.out, args.data, args.precision, config, args.of))
     return 0
 
 

@@ -203,8 +203,9 @@ class BoothConfig:
                                        "that still counts as the same face.", low=0.05, high=1.0)
     steady_max_size_change: float = option(0.25, "Largest change of the face box size, as a fraction, that still "
                                            "counts as holding still.", low=0.01, high=2.0)
-    capture_frames: int = option(6, "The last frames before capture, scored and averaged, so one blink or one odd "
-                                    "face box does not decide (6 at 30 fps span 0.2 s).", low=1, high=10)
+    capture_frames: int = option(10, "The last frames before capture, scored and averaged, so one blink or one odd "
+                                     "face box does not decide (10 at 30 fps span 0.33 s; each costs the chain's "
+                                     "runs at capture, no waiting).", low=1, high=20)
     save_captures: bool = option(False, "Write captured photos to captures_dir (off: faces stay in memory only).")
     captures_dir: str = option("/var/lib/faceeva/captures", "Folder for saved captures when save_captures is on.",
                                kind="an absolute path")

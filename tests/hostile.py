@@ -79,7 +79,10 @@ def set_jpeg_size(data: bytes, width: int, height: int, precision: int | None = 
 
 
 def build(folder: Path, face: np.ndarray) -> dict[str, str]:
-    """Write the corpus into `folder`; return {file name: expected outcome}."""
+    """Write the corpus into `folder`; return {file name: expected outcome}: "ok" (scored, and the
+    portrait's gender, woman), "grey" (scored exactly as valid-grey.png: the same grey pixels however
+    stored; whether the models call the greyscale portrait a woman is theirs to measure, not the
+    decoder's), "scored" (any verdict: lossy greyscale), "error", "not_ok"."""
     folder.mkdir(parents=True, exist_ok=True)
     expected: dict[str, str] = {}
 
@@ -102,13 +105,13 @@ def build(folder: Path, face: np.ndarray) -> dict[str, str]:
         put(f"valid.{ext}", data, "ok")
     grey = cv2.cvtColor(portrait, cv2.COLOR_BGR2GRAY)
     put("valid-progressive.jpg", cv2.imencode(".jpg", portrait, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])[1].tobytes(), "ok")
-    put("valid-grey.jpg", cv2.imencode(".jpg", grey)[1].tobytes(), "ok")
+    put("valid-grey.jpg", cv2.imencode(".jpg", grey)[1].tobytes(), "scored")
     put("valid-cmyk.jpg", _pil(Image.fromarray(portrait[:, :, ::-1]).convert("CMYK"), "JPEG"), "ok")
     put("valid-16bit.png", cv2.imencode(".png", portrait.astype(np.uint16) * 257)[1].tobytes(), "ok")
-    put("valid-grey16.png", cv2.imencode(".png", grey.astype(np.uint16) * 257)[1].tobytes(), "ok")
-    put("valid-grey.png", cv2.imencode(".png", grey)[1].tobytes(), "ok")
+    put("valid-grey16.png", cv2.imencode(".png", grey.astype(np.uint16) * 257)[1].tobytes(), "grey")
+    put("valid-grey.png", cv2.imencode(".png", grey)[1].tobytes(), "grey")
     put("valid-rgba.png", cv2.imencode(".png", cv2.cvtColor(portrait, cv2.COLOR_BGR2BGRA))[1].tobytes(), "ok")
-    put("valid-grey-alpha.png", _pil(Image.fromarray(grey).convert("LA"), "PNG"), "ok")
+    put("valid-grey-alpha.png", _pil(Image.fromarray(grey).convert("LA"), "PNG"), "grey")
     palette = Image.fromarray(portrait[:, :, ::-1]).quantize(256)
     put("valid-palette.png", _pil(palette, "PNG"), "ok")
     put("valid-palette-trns.png", _pil(palette, "PNG", transparency=0), "ok")
@@ -120,7 +123,7 @@ def build(folder: Path, face: np.ndarray) -> dict[str, str]:
     put("valid-topdown.bmp", _top_down_bmp(portrait), "ok")
     put("valid-transparent.gif", _pil(palette, "GIF", transparency=0), "ok")
     put("valid-animated.gif", _animated_gif(portrait), "ok")
-    put("valid-16bit-grey.tif", encode(grey.astype(np.uint16) * 257, "TIFF"), "ok")
+    put("valid-16bit-grey.tif", encode(grey.astype(np.uint16) * 257, "TIFF"), "grey")
     put("valid-deflate.tif", encode(portrait, "TIFF", compression="tiff_adobe_deflate"), "ok")
     put("valid-big.jpg", cv2.imencode(".jpg", cv2.resize(portrait, (6912, 8064)), [cv2.IMWRITE_JPEG_QUALITY, 50])[1]
         .tobytes(), "ok")

@@ -107,6 +107,19 @@ def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, a
     assert [a["run"] for a in averaged["training"]["averaged"]] == [str(out), str(partner)]
     assert list(averaged["models"]) == ["face"] and (soup / "float" / "face.tflite").is_file()
     assert Chain(soup, Config().wording.rank_texts).score(np.ascontiguousarray(crop)).rank in range(1, 6)
+    # Their outputs averaged instead: one file with a tail per run on the frozen blocks they share.
+    ensemble = tmp_path / "ensemble"
+    assert main(["average", str(seed_layout), str(out), str(partner), "--out", str(ensemble), "--of", "outputs"]) == 0
+    both = json.loads((ensemble / "manifest.json").read_text())
+    assert [a["run"] for a in both["training"]["ensemble"]] == [str(out), str(partner)]
+    assert list(both["models"]) == ["face"] and "averaged" not in both["training"]
+    seed_way = json.loads((ensemble / "float" / "manifest.json").read_text())["seed_way"]  # what bench times
+    assert (ensemble / "float" / seed_way["file"]).is_file() and "seed_way" not in both
+    assert Chain(ensemble, Config().wording.rank_texts).score(np.ascontiguousarray(crop)).rank in range(1, 6)
+    assert main(["export", str(seed_layout), "--out", str(ensemble), "--precision", "float"]) == 0  # its checkpoint
+    capsys.readouterr()
+    assert main(["average", str(seed_layout), str(ensemble), str(out), "--out", str(soup)]) != 0
+    assert "already an ensemble" in capsys.readouterr().err
     stranger = json.loads((partner / "manifest.json").read_text())
     stranger["training"]["seed"] = 1  # it held out other photos: it has trained on this run's validation ones
     (partner / "manifest.json").write_text(json.dumps(stranger))
@@ -138,6 +151,7 @@ def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, a
                  "--precision", "mixed"]) == 0
     mixed = json.loads((again / "manifest.json").read_text())
     assert mixed["precision"] == "int8, blocks 0-6 float32" and mixed["training"] == manifest["training"]
+    assert (again / "checkpoint.pt").is_file()  # the rebuilt network, for `kiosk average`
     assert Chain(again, Config().wording.rank_texts).score(np.ascontiguousarray(crop)).rank in range(1, 6)
     capsys.readouterr()
     assert main(["export", str(seed_layout), "--out", str(again), "--network", str(again)]) != 0
@@ -368,3 +382,56 @@ def test_a_float_model_gives_back_its_network_and_mixed_keeps_the_first_blocks_f
              if "Conv2D" in d["name"] or "depthwise" in d["name"]}
     assert {n.split("/")[0] for n, t in convs.items() if t == np.float32} == {f"float{i}" for i in range(7)}
     assert all(t == np.int8 for n, t in convs.items() if n.startswith("block"))
+
+
+def test_an_ensemble_in_one_file_averages_its_members_and_comes_back_from_its_float_copy(tmp_path):
+    import tensorflow as tf
+    import torch
+
+    from kiosk.training.average import ensemble_state
+    from kiosk.training.backbone import FaceNet, mobilenet_v2_features, network
+    from kiosk.training.export import network_from_float, tflite_model, write_models
+
+    torch.manual_seed(0)
+    runs = [FaceNet(mobilenet_v2_features(), frozen_blocks=7) for _ in range(2)]
+    for net in runs:
+        for module in net.modules():  # BatchNorm that really scales, so the folding must be undone right
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+        net.eval()
+    with pytest.raises(KioskError, match="blocks 0-6 differ"):  # each its own random frozen blocks
+        ensemble_state([n.state_dict() for n in runs], 7)
+    runs[1].frozen.load_state_dict(runs[0].frozen.state_dict())  # as `kiosk train` leaves them: ImageNet's
+    runs[0].heads.bias.data = torch.tensor([0.0, 10.0, 20.0])
+    runs[1].heads.bias.data = torch.tensor([4.0, -6.0, 30.0])  # members far apart: a swapped head shows
+    training = {"frozen_blocks": 7, "ensemble": [{"run": "a"}, {"run": "b"}]}
+    ensemble = network(training)
+    ensemble.load_state_dict(ensemble_state([n.state_dict() for n in runs], 7))
+    ensemble.eval()
+    x = torch.from_numpy(np.random.default_rng(0).standard_normal((1, 3, 64, 64)).astype(np.float32))
+    with torch.no_grad():
+        assert torch.allclose(ensemble(x), (runs[0](x) + runs[1](x)) / 2, atol=1e-5)
+
+    folder = write_models(tmp_path / "float", tflite_model(ensemble, 64, quantize=False),
+                          {"training": training, "precision": "float32"}).parent
+    interpreter = tf.lite.Interpreter(model_path=str(folder / "face.tflite"))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x.permute(0, 2, 3, 1).numpy())
+    interpreter.invoke()
+    index = {d["name"]: d["index"] for d in interpreter.get_output_details()}
+    got = [float(interpreter.get_tensor(index[t]).reshape(-1)[0]) for t in ("Identity", "Identity_1", "Identity_2")]
+    assert np.allclose(got, ensemble(x).detach().numpy()[0], atol=1e-3)
+    rebuilt, manifest = network_from_float(folder)  # each member's convs and heads back in their places
+    assert manifest == {"training": training}
+    with torch.no_grad():
+        assert torch.allclose(rebuilt(x), ensemble(x), atol=1e-3)
+        assert torch.allclose(rebuilt.heads[1].bias, runs[1].heads.bias)
+
+    calibration = [np.random.default_rng(i).standard_normal((64, 64, 3)).astype(np.float32) for i in range(4)]
+    mixed = tf.lite.Interpreter(model_content=tflite_model(ensemble, 64, True, calibration, float_blocks=7))
+    convs = {d["name"]: d["dtype"] for d in mixed.get_tensor_details()
+             if "Conv2D" in d["name"] or "depthwise" in d["name"]}
+    assert {n.split("/")[0] for n, t in convs.items() if t == np.float32} == {f"float{i}" for i in range(7)}
+    assert any(n.startswith("member1_block") for n in convs)
+    assert all(t == np.int8 for n, t in convs.items() if not n.startswith("float"))

@@ -9,6 +9,7 @@ outputs, on the crop and its mirror image.
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 import time
 import urllib.request
@@ -80,14 +81,16 @@ def bench_seed_chain(config: Config, face_bgr: np.ndarray, repeat: int) -> dict:
     if not (models_dir / "manifest.json").is_file():  # a float32 folder benched as the booth's models
         models_dir = config.models_dir
     manifest = Manifest.read(models_dir)
+    # an ensemble's float32 copy lists its first member alone: the seed ran one network, not several
+    seed_way = json.loads((models_dir / "manifest.json").read_text(encoding="utf-8")).get("seed_way")
+    files = {"face": seed_way} if seed_way else {name: manifest.files[name] for name in manifest.members[0]}
     try:
         runtime = load_runtime("tflite-runtime")
     except KioskError:  # not installed: the seed's float models on the booth's runtime
         runtime = load_runtime()
     with native_stderr_silenced():
-        interpreters = {name: runtime.interpreter(model_path=str(models_dir / manifest.files[name]["file"]),
-                                                  num_threads=1)
-                        for name in manifest.members[0]}  # the seed ran one network, not a partner too
+        interpreters = {name: runtime.interpreter(model_path=str(models_dir / entry["file"]), num_threads=1)
+                        for name, entry in files.items()}  # the seed ran one network, not a partner too
     single = next(iter(interpreters)) if len(interpreters) == 1 else None
 
     def run(head, x):

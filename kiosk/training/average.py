@@ -10,6 +10,7 @@ with itself went from r 0.917 to 0.913 on plain crops, 0.914 on the training's k
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 from ..config import Config
@@ -43,9 +44,38 @@ def average_states(states: list[dict], frozen_blocks: int) -> dict:
             for key, first in keyed[0].items()}
 
 
-def average_runs(runs: list[Path], out: Path, data: Path, precision: str, config: Config) -> Path:
-    torch = training_stack()
+def ensemble_state(states: list[dict], frozen_blocks: int) -> dict:
+    """A FaceEnsemble state dict: the first run's frozen blocks (refused unless every run's compute the
+    same), then each run's tail from block `frozen_blocks` on and its heads."""
+    import torch
+
     from .backbone import FaceNet, mobilenet_v2_features
+
+    keyed = [block_keys(s) for s in states]
+    shared = [FaceNet(mobilenet_v2_features(), frozen_blocks).eval() for _ in keyed]
+    for net, k in zip(shared, keyed):
+        net.load_state_dict(average_states([k], frozen_blocks))
+    # a network rebuilt from a float32 file (`kiosk export --network`) has BatchNorm folded into its
+    # weights, so the frozen blocks are compared by what they compute, not weight by weight
+    probe = torch.randn(2, 3, 96, 96, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        reference = shared[0].frozen(probe)
+        if any((net.frozen(probe) - reference).abs().max() > 1e-3 * reference.abs().max() for net in shared[1:]):
+            raise KioskError(f"average --of outputs: the runs' blocks 0-{frozen_blocks - 1} differ; only runs that "
+                             "left them at the ImageNet weights (`kiosk train --frozen-blocks`) share them")
+    out = {key: value for key, value in shared[0].state_dict().items() if key.startswith("frozen.")}
+    for m, net in enumerate(shared):
+        for key, value in net.state_dict().items():
+            part, _, rest = key.partition(".")
+            if part in ("tail", "heads"):
+                out[f"{'tails' if part == 'tail' else part}.{m}.{rest}"] = value
+    return out
+
+
+def average_runs(runs: list[Path], out: Path, data: Path, precision: str, config: Config,
+                 of: str = "weights") -> Path:
+    torch = training_stack()
+    from .backbone import network
 
     if len(runs) < 2:
         raise KioskError("average: give at least two training runs' folders")
@@ -54,14 +84,24 @@ def average_runs(runs: list[Path], out: Path, data: Path, precision: str, config
     for run, s in zip(runs[1:], saved[1:]):
         same_photos_and_input(run, s["manifest"], first["preprocess"], first["training"],
                               ("input_size", "mean", "std", "exposure"))
+    if any(s["manifest"]["training"].get("ensemble") for s in saved):
+        raise KioskError("average: one of the runs is already an ensemble; give the runs it was made of")
     frozen = min(s["manifest"]["training"]["frozen_blocks"] for s in saved)
-    net = FaceNet(mobilenet_v2_features(), frozen)
-    net.load_state_dict(average_states([s["state"] for s in saved], frozen))
+    runs_used = [{"run": str(run), "frozen_blocks": s["manifest"]["training"]["frozen_blocks"],
+                  "date": s["manifest"]["training"].get("date")} for run, s in zip(runs, saved)]
+    if of == "outputs":  # each member keeps its own recipe: how to train it again
+        for used, s in zip(runs_used, saved):
+            used["training"] = {k: v for k, v in s["manifest"]["training"].items() if k not in ("data", "date")}
+    training = dict(first["training"], frozen_blocks=frozen, date=datetime.date.today().isoformat())
+    if of == "outputs":
+        training["ensemble"] = runs_used
+    else:
+        training["averaged"] = runs_used
+    net = network(training)
+    states = [s["state"] for s in saved]
+    net.load_state_dict(ensemble_state(states, frozen) if of == "outputs" else average_states(states, frozen))
     net.eval()
-
-    averaged = [{"run": str(run), "frozen_blocks": s["manifest"]["training"]["frozen_blocks"],
-                 "date": s["manifest"]["training"].get("date")} for run, s in zip(runs, saved)]
-    manifest = dict(first, training=dict(first["training"], frozen_blocks=frozen, averaged=averaged))
+    manifest = dict(first, training=training)
     out.mkdir(parents=True, exist_ok=True)
     torch.save({"state": net.state_dict(), "manifest": manifest}, out / "checkpoint.pt")
     return publish_split(net, manifest, out, precision, data, config)

@@ -101,3 +101,40 @@ class FaceNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_tail(self.frozen(x))
+
+    def branches(self) -> list[tuple[nn.Sequential, nn.Linear]]:
+        """Each tail after the frozen blocks with the heads it feeds (one here; an ensemble's several)."""
+        return [(self.tail, self.heads)]
+
+
+class FaceEnsemble(nn.Module):
+    """Several runs' fine-tuned tails and heads on one copy of the frozen blocks they all share (the
+    same ImageNet weights), their three outputs averaged: one model file, so a crop and its mirror
+    image still meet the same networks, and the frozen blocks, the high-resolution part, run once."""
+
+    def __init__(self, features: nn.Sequential, frozen_blocks: int, members: int):
+        super().__init__()
+        self.frozen = features[:frozen_blocks]
+        self.tails = nn.ModuleList(mobilenet_v2_features()[frozen_blocks:] for _ in range(members))
+        self.heads = nn.ModuleList(nn.Linear(FEATURES, len(FaceNet.HEADS)) for _ in range(members))
+
+    def branches(self) -> list[tuple[nn.Sequential, nn.Linear]]:
+        return list(zip(self.tails, self.heads))
+
+    def member(self, index: int) -> FaceNet:
+        """One member alone: a plain network sharing this one's layers."""
+        net = FaceNet(nn.Sequential(*self.frozen, *self.tails[index]), len(self.frozen), dropout=0.0)
+        net.heads = self.heads[index]
+        return net.eval()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shared = self.frozen(x)
+        return torch.stack([heads(tail(shared).mean(dim=(2, 3))) for tail, heads in self.branches()]).mean(dim=0)
+
+
+def network(training: dict) -> FaceNet | FaceEnsemble:
+    """The untrained network a manifest's `training` describes: one run's, or an ensemble of runs'."""
+    members = training.get("ensemble", ())
+    if members:
+        return FaceEnsemble(mobilenet_v2_features(), training["frozen_blocks"], len(members))
+    return FaceNet(mobilenet_v2_features(), training["frozen_blocks"])

@@ -7,9 +7,11 @@ pixel; TensorFlow's "SAME" would pad bottom/right only, so those convs get an ex
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -18,7 +20,7 @@ import torch
 from torch import nn
 
 from ..errors import KioskError
-from .backbone import FaceNet, InvertedResidual, mobilenet_v2_features
+from .backbone import FaceEnsemble, FaceNet, InvertedResidual, network
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -90,28 +92,45 @@ def _conv(tf, conv: nn.Conv2d, weight: np.ndarray, bias: np.ndarray) -> Callable
     return apply
 
 
-def tflite_model(net: FaceNet, size: int, quantize: bool, calibration: Iterable[np.ndarray] | None = None,
-                 float_blocks: int = 0) -> bytes:
+def tflite_model(net: FaceNet | FaceEnsemble, size: int, quantize: bool,
+                 calibration: Iterable[np.ndarray] | None = None, float_blocks: int = 0) -> bytes:
     """`net` as one TFLite model (input: normalised RGB, NHWC) with three outputs: the gender logit
-    and both genders' scores, so one run per crop gives the chain everything. With `quantize`, int8,
-    except MobileNetV2's first `float_blocks` blocks, which stay float32."""
+    and both genders' scores (an ensemble's: each the mean of its members'), so one run per crop
+    gives the chain everything. With `quantize`, int8, except MobileNetV2's first `float_blocks`
+    blocks (all frozen, so shared by an ensemble's members), which stay float32."""
     import tensorflow as tf
 
     net = net.eval()
-    blocks = [_layers(block) for block in (*net.frozen.children(), *net.tail.children())]
-    head_w = net.heads.weight.detach().numpy()
-    head_b = net.heads.bias.detach().numpy()
+    frozen = [_layers(block) for block in net.frozen.children()]
+    if float_blocks > len(frozen):
+        raise ValueError(f"float_blocks {float_blocks}: only the {len(frozen)} frozen blocks can stay float32")
+    branches = [([_layers(block) for block in tail.children()],
+                 heads.weight.detach().numpy(), heads.bias.detach().numpy()) for tail, heads in net.branches()]
+
+    def run(x, blocks, first: int, scope: str):
+        for i, layers in enumerate(blocks, first):
+            # the scope names each op, so the float blocks' ops can be told apart after conversion
+            with tf.name_scope(f"{FLOAT_SCOPE if i < float_blocks else scope}{i}"):
+                for layer in layers:
+                    x = layer(x)
+        return x
 
     @tf.function(input_signature=[tf.TensorSpec([1, size, size, 3], tf.float32, name="face")])
     def model(x):
-        for i, layers in enumerate(blocks):
-            # the scope names each op, so the float blocks' ops can be told apart after conversion
-            with tf.name_scope(f"{FLOAT_SCOPE if i < float_blocks else 'block'}{i}"):
-                for layer in layers:
-                    x = layer(x)
-        pooled = tf.reduce_mean(x, axis=[1, 2])
-        return tuple(tf.matmul(pooled, tf.constant(head_w[i][:, None])) + tf.constant(head_b[i:i + 1])
-                     for i in range(len(OUTPUTS)))
+        shared = run(x, frozen, 0, "block")
+        outputs = []
+        for m, (blocks, head_w, head_b) in enumerate(branches):
+            prefix = f"{MEMBER}{m}_" if m else ""
+            pooled = tf.reduce_mean(run(shared, blocks, len(frozen), prefix + "block"), axis=[1, 2])
+            heads = []
+            for i, name in enumerate(OUTPUTS):
+                # an ensemble's heads are inner ops: their scope says whose and which (network_from_float)
+                with tf.name_scope(f"{prefix}head_{name}") if len(branches) > 1 else contextlib.nullcontext():
+                    heads.append(tf.matmul(pooled, tf.constant(head_w[i][:, None])) + tf.constant(head_b[i:i + 1]))
+            outputs.append(heads)
+        if len(outputs) == 1:
+            return tuple(outputs[0])
+        return tuple(tf.add_n([o[i] for o in outputs]) / len(outputs) for i in range(len(OUTPUTS)))
 
     converter = tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model)
     if quantize:
@@ -124,6 +143,7 @@ def tflite_model(net: FaceNet, size: int, quantize: bool, calibration: Iterable[
 
 
 FLOAT_SCOPE = "float"
+MEMBER = "member"  # an ensemble's second and later members' scopes: member1_block7, member1_head_man...
 
 
 def _int8_but_scope(tf, converter, sample: list[np.ndarray]) -> bytes:
@@ -139,11 +159,12 @@ def _int8_but_scope(tf, converter, sample: list[np.ndarray]) -> bytes:
     return debugger.get_nondebug_quantized_model()
 
 
-def network_from_float(folder: Path) -> tuple[FaceNet, dict]:
+def network_from_float(folder: Path) -> tuple[FaceNet | FaceEnsemble, dict]:
     """The network of a float32 models folder (its face.tflite and manifest) rebuilt in PyTorch, so a
     network whose training checkpoint is gone (the shipped one: checkpoints stay out of git) can be
     exported again, e.g. in another precision. Each conv takes the file's weights, BatchNorm folded
-    in (its BatchNorm then passes values through), and each head its output's matmul."""
+    in (its BatchNorm then passes values through), and each head its output's matmul; an ensemble's
+    (manifest `training.ensemble`) later members' convs and heads are told apart by their scopes."""
     import tensorflow as tf
 
     try:
@@ -156,12 +177,20 @@ def network_from_float(folder: Path) -> tuple[FaceNet, dict]:
     if manifest.get("precision") != "float32":
         raise KioskError(f"{folder}: precision is {manifest.get('precision')!r}; "
                          "give its float32 copy (its float/ folder)")
-    net = FaceNet(mobilenet_v2_features(), manifest["training"]["frozen_blocks"]).eval()
+    net = network(manifest["training"]).eval()
     ops = interpreter._get_ops_details()  # the only way TFLite lists a model's ops and their weights
-    convs = [op for op in ops if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D")]
-    layers = [m for m in (*net.frozen.modules(), *net.tail.modules()) if isinstance(m, (nn.Conv2d, nn.BatchNorm2d))]
+    names = {d["index"]: d["name"] for d in interpreter.get_tensor_details()}
+
+    def member(op: dict) -> int:  # whose op: tflite_model's scopes name an ensemble's later members
+        found = re.match(MEMBER + r"(\d+)_", names[op["outputs"][0]])
+        return int(found.group(1)) if found else 0
+
+    convs = sorted((op for op in ops if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D")), key=member)
+    modules = [*net.frozen.modules()] + [m for tail, _ in net.branches() for m in tail.modules()]
+    layers = [m for m in modules if isinstance(m, (nn.Conv2d, nn.BatchNorm2d))]
     if len(convs) != len(layers) // 2:
-        raise KioskError(f"{folder}: {len(convs)} convolutions, not MobileNetV2's {len(layers) // 2}")
+        raise KioskError(f"{folder}: {len(convs)} convolutions, not the {len(layers) // 2} of "
+                         f"{len(net.branches())} MobileNetV2 tail(s) as its manifest says")
     with torch.no_grad():
         for conv, bn, op in zip(layers[::2], layers[1::2], convs):
             weight = interpreter.get_tensor(op["inputs"][1])
@@ -176,11 +205,16 @@ def network_from_float(folder: Path) -> tuple[FaceNet, dict]:
             bn.running_mean.zero_()
             bn.running_var.fill_(1 - bn.eps)  # so the folded scale is exactly 1
         tensor_head = {name: head for head, name in entry["outputs"].items()}
-        names = {d["index"]: d["name"] for d in interpreter.get_tensor_details()}
+        branches = net.branches()
         for op in (op for op in ops if op["op_name"] == "FULLY_CONNECTED"):
-            k = OUTPUTS.index(tensor_head[names[op["outputs"][0]]])
-            net.heads.weight[k] = torch.from_numpy(interpreter.get_tensor(op["inputs"][1]).reshape(-1).copy())
-            net.heads.bias[k] = float(_bias(interpreter, op, 1)[0])
+            name = names[op["outputs"][0]]
+            scoped = re.match(r"(?:" + MEMBER + r"\d+_)?head_(\w+?)/", name)
+            head = scoped.group(1) if len(branches) > 1 and scoped else tensor_head.get(name)
+            if head not in OUTPUTS:
+                raise KioskError(f"{folder}: cannot tell which head {name!r} is; export the file again")
+            heads = branches[member(op)][1]
+            heads.weight[OUTPUTS.index(head)] = torch.from_numpy(interpreter.get_tensor(op["inputs"][1]).reshape(-1).copy())
+            heads.bias[OUTPUTS.index(head)] = float(_bias(interpreter, op, 1)[0])
     return net, {k: v for k, v in manifest.items() if k not in ("models", "precision")}
 
 
@@ -198,11 +232,22 @@ def output_names() -> dict[str, str]:
     return {head: "Identity" + (f"_{i}" if i else "") for i, head in enumerate(OUTPUTS)}
 
 
-def write_models(out_dir: Path, blob: bytes, manifest: dict) -> Path:
-    """Write face.tflite and manifest.json (with the file's SHA-256 and output names) into out_dir."""
+SEED_WAY_FILE = "one_network.tflite"
+
+
+def write_models(out_dir: Path, blob: bytes, manifest: dict, seed_way: bytes | None = None) -> Path:
+    """Write face.tflite and manifest.json (with the file's SHA-256 and output names) into out_dir.
+    `seed_way`: an ensemble's float32 copy also gets its first member alone, listed as `seed_way`:
+    `kiosk bench` times the seed's way (one float32 MobileNetV2 a step) on it, not on the ensemble."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MODEL_FILE).write_bytes(blob)
     files = {"face": {"file": MODEL_FILE, "sha256": hashlib.sha256(blob).hexdigest(), "outputs": output_names()}}
+    manifest = {k: v for k, v in manifest.items() if k != "seed_way"}
+    (out_dir / SEED_WAY_FILE).unlink(missing_ok=True)
+    if seed_way is not None:
+        (out_dir / SEED_WAY_FILE).write_bytes(seed_way)
+        manifest["seed_way"] = {"file": SEED_WAY_FILE, "sha256": hashlib.sha256(seed_way).hexdigest(),
+                                "outputs": output_names()}
     manifest = dict(manifest, models=files)
     path = out_dir / "manifest.json"
     path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -429,12 +429,14 @@ def rank_boundaries(scores: np.ndarray, genders: np.ndarray,
 
 def export(net, manifest: dict, out: Path, precision: str, calibration_crops: np.ndarray) -> Path:
     """Write the shipped model (int8 or float32) to `out` and a float32 copy to `out/float`."""
-    from .backbone import IMAGENET_MEAN, IMAGENET_STD
+    from .backbone import IMAGENET_MEAN, IMAGENET_STD, FaceEnsemble
     from .export import tflite_model, write_models
 
     size = manifest["preprocess"]["input_size"]
 
-    write_models(out / "float", tflite_model(net, size, quantize=False), dict(manifest, precision="float32"))
+    one = net.member(0) if isinstance(net, FaceEnsemble) else None
+    write_models(out / "float", tflite_model(net, size, quantize=False), dict(manifest, precision="float32"),
+                 None if one is None else tflite_model(one, size, quantize=False))
     if precision == "float":
         return write_models(out, tflite_model(net, size, quantize=False), dict(manifest, precision="float32"))
     # int8 weights and activations, float input and output; the crops set the activation ranges.
@@ -449,19 +451,22 @@ def export(net, manifest: dict, out: Path, precision: str, calibration_crops: np
 
 def export_checkpoint(out: Path, data: Path, precision: str, config: Config, network: Path | None = None) -> Path:
     """Re-export `out/checkpoint.pt` (e.g. in another precision) without training again; with
-    `network`, the network of that float32 models folder instead (`network_from_float`)."""
+    `network`, the network of that float32 models folder instead (`network_from_float`), whose
+    rebuilt checkpoint is then written to `out` (so `kiosk average` can take it as a run)."""
     if network is not None:
-        training_stack()
+        torch = training_stack()
         from .export import network_from_float
 
         net, manifest = network_from_float(network)
+        out.mkdir(parents=True, exist_ok=True)
+        torch.save({"state": net.state_dict(), "manifest": manifest}, out / "checkpoint.pt")
         return publish_split(net, manifest, out, precision, data, config)
     saved = load_checkpoint(out, f"`kiosk train DATA --out {out}` writes one (it is not kept in git), or pass "
                                  "--out with the folder of a training run")
 
-    from .backbone import FaceNet, mobilenet_v2_features
+    from .backbone import network
 
-    net = FaceNet(mobilenet_v2_features(), saved["manifest"]["training"]["frozen_blocks"])
+    net = network(saved["manifest"]["training"])
     net.load_state_dict(saved["state"])
     net.eval()
     return publish_split(net, saved["manifest"], out, precision, data, config)
@@ -504,8 +509,11 @@ def same_photos_and_input(run: Path, theirs: dict, preprocess: dict, training: d
     """Refuse another run's manifest (`theirs`, from folder `run`) that takes another input than
     `preprocess` says, or held out other validation photos than `training` did: its network would
     have trained on the photos `kiosk eval` scores."""
+    def plain(value):  # a checkpoint's manifest keeps tuples where a manifest.json has lists
+        return list(value) if isinstance(value, tuple) else value
+
     for key in inputs:
-        if theirs["preprocess"].get(key) != preprocess.get(key):
+        if plain(theirs["preprocess"].get(key)) != plain(preprocess.get(key)):
             raise KioskError(f"{run}: preprocess.{key} is {theirs['preprocess'].get(key)}, not "
                              f"{preprocess.get(key)} as here; the runs must take the same input")
     t = theirs.get("training", {})
