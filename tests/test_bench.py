@@ -58,7 +58,8 @@ def test_a_float32_models_folder_is_benched_as_the_booths_models_and_the_seeds(t
     from kiosk.config import shipped_models
 
     config = tmp_path / "c.toml"  # models/float has no float/ of its own: the seed's way runs it too
-    config.write_text(f'[models]\ndir = "{shipped_models() / "float"}"\n')
+    # Two capture frames: the float32 pair is slow under arm64 emulation (197 s with the default 10).
+    config.write_text(f'[models]\ndir = "{shipped_models() / "float"}"\n[booth]\ncapture_frames = 2\n')
     assert main(["--config", str(config), "bench", "--json", "--frames", "40", "--repeat", "2"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["chain_ms"]["precision"] == result["seed_chain_ms"]["precision"] == "float32"
