@@ -164,6 +164,10 @@ class CameraConfig:
     opencv_index: int = option(0, "Device number for a USB webcam through OpenCV (/dev/videoN).", low=0, high=63)
     swap_rb: bool = option(False, "Swap red and blue if faces look blue (some picamera2 firmware).")
     autofocus: bool = option(True, "Continuous autofocus, where the camera module has it.")
+    face_exposure_ev: float = option(2.0, "Face-priority exposure (picamera2): most stops the booth may expose "
+                                     "above or below the camera's own metering so a single visitor's face is "
+                                     "exposed right (a bright window behind them); 0 turns it off.",
+                                     low=0.0, high=4.0)
     stall_s: float = option(2.0, "Seconds without a new frame before the camera counts as lost.", low=0.2, high=60.0)
     retry_max_s: float = option(10.0, "Longest wait between attempts to reopen a lost camera.", low=0.5, high=300.0)
     photo_s: float = option(10.0, "When the source is a folder of photos: seconds each photo stays as the camera's "

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
 
 from .scoring import PhotoScorer
 from .chain import GENDERS
+from .faces import FaceStatus
 from .photo import PhotoError, read_photo
 from .training.dataset import Sample, load_samples, split
 
@@ -122,25 +125,32 @@ def stability(scorer: PhotoScorer, samples: list[Sample], base: list, other_scor
     invisible = {name: changes(samples, base, score_all(scorer, samples, t)) for name, t in INVISIBLE.items()}
     light = {name: changes(samples, base, score_all(scorer, samples, t)) for name, t in LIGHT.items()}
     result = {"invisible": invisible, "invisible_pooled": pooled(list(invisible.values())), "light": light,
-              "booth_presses": booth_presses(scorer, samples, scorer.config)}
+              "booth_presses": booth_presses(scorer, samples, scorer.config),
+              "backlit_booth": backlit_booth(scorer, samples, scorer.config)}
     if other_scorer is not None:
         result["other_precision"] = dict(changes(samples, base, score_all(other_scorer, samples)),
                                          precision=other_scorer.chain.manifest.precision)
     return result
 
 
-def booth_frame(photo: np.ndarray, width: int, height: int) -> np.ndarray:
+def placed(photo: np.ndarray, width: int, height: int) -> tuple[np.ndarray, int, int]:
     """The photo as the booth camera would frame a visitor standing close: 80% of the frame's height,
-    centred on a plain grey background."""
+    centred; (scaled photo, x, y of its top left corner)."""
     side = round(0.8 * height)
     k = side / photo.shape[0]
     scaled = cv2.resize(photo, (round(photo.shape[1] * k), side), interpolation=cv2.INTER_LINEAR)
     if scaled.shape[1] > width:
         cut = (scaled.shape[1] - width) // 2
         scaled = scaled[:, cut:cut + width]
-    frame = np.full((height, width, 3), 128, np.uint8)
-    x0, y0 = (width - scaled.shape[1]) // 2, (height - side) // 2
-    frame[y0:y0 + side, x0:x0 + scaled.shape[1]] = scaled
+    return scaled, (width - scaled.shape[1]) // 2, (height - side) // 2
+
+
+def booth_frame(photo: np.ndarray, width: int, height: int, background: float = 128) -> np.ndarray:
+    """The photo framed as the booth camera sees a visitor (see `placed`) on a plain background; float32
+    where the background is brighter than the camera can show (a window, see `backlit`)."""
+    scaled, x0, y0 = placed(photo, width, height)
+    frame = np.full((height, width, 3), background, np.float32 if background > 255 else np.uint8)
+    frame[y0:y0 + scaled.shape[0], x0:x0 + scaled.shape[1]] = scaled
     return frame
 
 
@@ -149,38 +159,68 @@ def still_visitor(frame: np.ndarray, rng: np.random.Generator, sway_px: float = 
     dx, dy = rng.uniform(-sway_px, sway_px, size=2)
     moved = cv2.warpAffine(frame, np.float32([[1, 0, dx], [0, 1, dy]]), frame.shape[1::-1],
                            borderMode=cv2.BORDER_REPLICATE)
-    return np.clip(moved + rng.normal(0, noise, frame.shape), 0, 255).astype(np.uint8)
+    grain = noise * sensor_grain(frame.shape, rng)
+    grain += moved
+    return np.clip(grain, 0, 255, out=grain).astype(np.uint8)
 
 
-def booth_presses(scorer: PhotoScorer, samples: list[Sample], config) -> dict:
-    """Each photo as a visitor standing still in front of the booth, who presses twice: each press
-    scores `capture_frames` new frames through the live loop's own path (LiveDetector on the small
-    grey frame, the crop from the full frame, the chain averaging them). How often do the two
-    presses give different ranks?"""
+GRAIN_SLACK = 64  # offsets per axis into one stored noise field: 4096 different grains a frame size
+
+
+@functools.lru_cache(maxsize=4)
+def _grain_field(shape: tuple) -> np.ndarray:
+    h, w = shape[:2]
+    return np.random.default_rng(0).standard_normal((h + GRAIN_SLACK, w + GRAIN_SLACK) + tuple(shape[2:]),
+                                                    dtype=np.float32)
+
+
+def sensor_grain(shape: tuple, rng: np.random.Generator) -> np.ndarray:
+    """Unit Gaussian noise of `shape` for one frame: a window at a random offset into a field drawn once,
+    as drawing a whole frame's noise afresh took most of `kiosk eval`'s booth measures' time."""
+    dy, dx = rng.integers(0, GRAIN_SLACK, size=2)
+    return _grain_field(tuple(shape))[dy:dy + shape[0], dx:dx + shape[1]]
+
+
+def press(scorer: PhotoScorer, live, camera: Callable[[], np.ndarray], frames: int, detect_width: int):
+    """One press: `frames` camera frames through the live loop's own path (LiveDetector on the small
+    grey frame, the crop from the full frame, the chain averaging them); (verdict or None, the frames
+    with a face, the inner face brightness of each in the grey frame)."""
+    from .booth.exposure import face_brightness
     from .cameras import make_frame
-    from .booth.live import LiveDetector
 
-    c, frames = config.camera, config.booth.capture_frames
-    differ, shifts, pressed = [], [], 0
+    crops, bright = [], []
+    for _ in range(frames):
+        frame = make_frame(camera(), detect_width, 0.0)
+        found = live.detect(frame.grey)
+        if found.chosen is not None:
+            bright.append(face_brightness(frame.grey, found.chosen))
+            crops += scorer.chain.crops(frame.image, found.chosen.scaled(frame.detect_scale))
+    return (scorer.chain.score(*crops) if crops else None), len(bright), bright
+
+
+def visitors(samples: list[Sample], config):
+    """Each readable photo with its own random draws, the same in every run: (photo, generator)."""
     for n, sample in enumerate(samples):
-        rng = np.random.default_rng(n)
         try:
             photo = read_photo(sample.path, config.photos).image
         except PhotoError:
             continue
+        yield photo, np.random.default_rng(n)
+
+
+def booth_presses(scorer: PhotoScorer, samples: list[Sample], config) -> dict:
+    """Each photo as a visitor standing still in front of the booth, who presses twice: each press
+    scores `capture_frames` new frames (see `press`). How often do the two presses give different ranks?"""
+    from .booth.live import LiveDetector
+
+    c, frames = config.camera, config.booth.capture_frames
+    differ, shifts, pressed = [], [], 0
+    for photo, rng in visitors(samples, config):
         scene = booth_frame(photo, c.width, c.height)
         live = LiveDetector(scorer.detector, config.live)
-        verdicts = []
-        for _ in range(2):
-            crops = []
-            for _ in range(frames):
-                frame = make_frame(still_visitor(scene, rng), c.detect_width, 0.0)
-                found = live.detect(frame.grey)
-                if found.chosen is not None:
-                    crops += scorer.chain.crops(frame.image, found.chosen.scaled(frame.detect_scale))
-            if crops:
-                verdicts.append(scorer.chain.score(*crops))
-        if len(verdicts) == 2:
+        verdicts = [press(scorer, live, lambda: still_visitor(scene, rng), frames, c.detect_width)[0]
+                    for _ in range(2)]
+        if None not in verdicts:
             pressed += 1
             differ.append(verdicts[0].rank != verdicts[1].rank)
             shifts.append(abs(verdicts[0].score - verdicts[1].score))
@@ -188,6 +228,78 @@ def booth_presses(scorer: PhotoScorer, samples: list[Sample], config) -> dict:
             "capture_ms": round(1000 * frames / c.fps),
             "ranks_differ": round(float(np.mean(differ)), 4) if differ else None,
             "score_shift_abs": round(float(np.mean(shifts)), 4) if shifts else None}
+
+
+# A visitor with a bright window behind: the window is WINDOW in the photo's units (0-255), and the
+# camera's own metering, exposing for the window, gives the scene BACKLIT_GAIN: the window shows at
+# 240 and the face two stops under its brightness in good light. A steered exposure of EV stops
+# multiplies that by 2**EV (what ExposureValue asks of the automatic exposure, taken as reached at
+# once; the window clips). One stop under (0.5) the verdict barely moves unsteered (models/README.md).
+WINDOW, BACKLIT_GAIN = 960.0, 0.25
+STEER_FRAMES = 60  # 2 s at 30 fps of a visitor standing in front of the booth before pressing
+
+
+def backlit(scene: np.ndarray, ev: float) -> np.ndarray:
+    """The camera's picture of a backlit `scene` (float32, see booth_frame) exposed `ev` stops over its metering."""
+    return np.clip(scene * (BACKLIT_GAIN * 2.0 ** ev), 0, 255)
+
+
+def backlit_booth(scorer: PhotoScorer, samples: list[Sample], config) -> dict:
+    """Each photo as a visitor in front of a bright window, pressing once with the camera left to its
+    own metering and once after the face-priority exposure (booth/exposure.py) had `STEER_FRAMES`
+    frames to steer it; both compared with a press of the same visitor in good light."""
+    from .booth.exposure import FaceExposure
+    from .booth.live import LiveDetector
+    from .cameras import make_frame
+
+    c, frames = config.camera, config.booth.capture_frames
+    sides = {name: {"frames": 0, "with_face": 0, "brightness": [], "verdicts": []}
+             for name in ("lit", "metered", "steered")}
+    evs, last_change_s = [], []
+
+    def take(name: str, camera: Callable[[], np.ndarray]) -> None:
+        verdict, with_face, brightness = press(scorer, LiveDetector(scorer.detector, config.live), camera, frames,
+                                               c.detect_width)
+        side = sides[name]
+        side["frames"] += frames
+        side["with_face"] += with_face
+        side["brightness"] += brightness
+        side["verdicts"].append(verdict)
+
+    for photo, rng in visitors(samples, config):
+        lit, scene = booth_frame(photo, c.width, c.height), booth_frame(photo, c.width, c.height, WINDOW)
+        take("lit", lambda: still_visitor(lit, rng))
+        take("metered", lambda: still_visitor(backlit(scene, 0.0), rng))
+        # Steering sees only the small grey frame (picamera2's lores stream): simulated at that size.
+        small = make_frame(scene, c.detect_width, 0.0).grey
+        sway = 1.5 * small.shape[1] / c.width
+        exposure, live, ev, changed = FaceExposure(c.face_exposure_ev), LiveDetector(scorer.detector, config.live), 0.0, 0.0
+        for i in range(STEER_FRAMES):
+            grey = still_visitor(backlit(small, ev), rng, sway)
+            seen = live.detect(grey)
+            wanted = exposure.update(grey, seen.chosen if seen.status is FaceStatus.ONE else None, i / c.fps)
+            if wanted is not None:
+                ev, changed = wanted, i / c.fps
+        take("steered", lambda: still_visitor(backlit(scene, ev), rng))
+        evs.append(ev)
+        last_change_s.append(changed)
+
+    def summary(name: str) -> dict:
+        side = sides[name]
+        pairs = [(r, v) for r, v in zip(sides["lit"]["verdicts"], side["verdicts"]) if r is not None and v is not None]
+        shift = np.array([v.score - r.score for r, v in pairs])
+        result = {"frames_with_face": round(side["with_face"] / max(side["frames"], 1), 4),
+                  "face_brightness_quartiles": (np.percentile(side["brightness"], [25, 50, 75]).round(1).tolist()
+                                                if side["brightness"] else None)}
+        if name != "lit" and pairs:
+            result |= {"scored": len(pairs), "score_shift": round(float(shift.mean()), 4),
+                       "score_shift_abs": round(float(np.abs(shift).mean()), 4),
+                       "ranks_changed": round(float(np.mean([v.rank != r.rank for r, v in pairs])), 4)}
+        return result
+
+    return {"photos": len(evs), "max_ev": c.face_exposure_ev, **{name: summary(name) for name in sides},
+            "ev_median": round(float(np.median(evs)), 2) if evs else None,
+            "last_change_s_median": round(float(np.median(last_change_s)), 2) if evs else None}
 
 
 def near_boundary(scorer: PhotoScorer, results: list, within: float = 0.05) -> float:
@@ -290,7 +402,23 @@ def stability_report(metrics: dict) -> list[str]:
     if b["photos"]:
         lines.append(f"pressing twice in the booth ({b['frames_per_press']} frames a press, {b['capture_ms']} ms): "
                      f"ranks differ {b['ranks_differ']:.1%}, |shift| {b['score_shift_abs']:.3f}")
+    lines += backlit_report(metrics["backlit_booth"])
     lines.append(f"verdicts within 0.05 of a rank boundary: {metrics['near_boundary']:.0%}")
+    return lines
+
+
+def backlit_report(b: dict) -> list[str]:
+    if not b["photos"]:
+        return []
+    lines = [f"in the booth with a bright window behind (vs the same press in good light; face-priority exposure "
+             f"up to {b['max_ev']:g} EV, median {b['ev_median']:+.2f} EV, last change after {b['last_change_s_median']} s):"]
+    for name, label in (("lit", "good light"), ("metered", "camera's own metering"), ("steered", "face-priority exposure")):
+        s = b[name]
+        line = f"  {label:24s} frames with a face {s['frames_with_face']:6.1%}  face brightness {s['face_brightness_quartiles']}"
+        if "ranks_changed" in s:
+            line += (f"  ranks changed {s['ranks_changed']:.1%} (shift {s['score_shift']:+.3f}, "
+                     f"|shift| {s['score_shift_abs']:.3f})")
+        lines.append(line)
     return lines
 
 

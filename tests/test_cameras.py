@@ -32,10 +32,13 @@ class FakePicamera2:
     YUV420 array is (h * 3/2, stride), stride rounded up to 64 bytes, the padding kept."""
     last = None
     replace: dict = {}  # stream -> {"size": ..., "format": ...} the "camera" gives instead of the request
+    has_exposure_value = True  # every Pi camera module's does; (min, max, default) as picamera2 lists it
 
     def __init__(self):
         FakePicamera2.last = self
         self.camera_controls = {"AfMode": (0, 2, 0)}
+        if self.has_exposure_value:
+            self.camera_controls["ExposureValue"] = (-8.0, 8.0, 0.0)
         self.controls, self.started, self.closed = {}, False, False
         self.camera_config = {}
 

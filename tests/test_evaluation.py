@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from kiosk.config import Config
-from kiosk.evaluation import INVISIBLE, LIGHT, changes, evaluate, low_light, shifted
+from kiosk.evaluation import INVISIBLE, LIGHT, changes, evaluate, low_light, report, shifted
 from kiosk.scoring import PhotoResult, PhotoScorer
 from kiosk.training.dataset import Sample
 
@@ -66,7 +66,13 @@ def test_evaluate_reports_stability_light_presses_and_precision(few_photos):
     presses = m["booth_presses"]
     assert presses["photos"] == 3 and 0 <= presses["ranks_differ"] <= 1
     assert presses["capture_ms"] == round(1000 * config.booth.capture_frames / config.camera.fps)
+    backlit = m["backlit_booth"]  # in front of a window the face is dark until the exposure is steered
+    assert backlit["photos"] == 3 and backlit["ev_median"] > 0.5
+    lit, metered, steered = (backlit[k]["face_brightness_quartiles"][1] for k in ("lit", "metered", "steered"))
+    assert metered < 0.6 * lit and steered > 1.6 * metered
+    assert backlit["steered"]["scored"] == 3 and 0 <= backlit["steered"]["ranks_changed"] <= 1
     assert 0 <= m["near_boundary"] <= 1
+    assert "bright window behind" in report(m)
 
 
 def test_near_boundary_counts_unsure_verdicts_against_both_genders_mean_cuts():

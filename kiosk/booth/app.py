@@ -32,6 +32,7 @@ from ..config import Config
 from ..errors import KioskError, one_line
 from ..faces import Detection, FaceBox, FaceDetector, FaceStatus
 from .feed import CameraFeed, CameraStatus
+from .exposure import FaceExposure
 from .light import FaceLight
 from .live import LiveDetector
 from .fonts import checked_font
@@ -47,6 +48,8 @@ log = logging.getLogger("kiosk")
 HEADLESS_DRIVERS = ("offscreen", "dummy")
 WINDOW_TITLE = "faceeva kiosk"
 CLICK_BUTTONS = (1, 2, 3)  # SDL reports a mouse wheel as buttons 4 and up: a scroll is no press
+# Phases in which the camera's exposure follows the face: from capture to the verdict's end it holds.
+STEERED_PHASES = (Phase.IDLE, Phase.LIVE, Phase.WAITING, Phase.COUNTDOWN)
 
 
 def no_screen_problem(driver: str) -> str:
@@ -125,6 +128,7 @@ class App:
                          config.brand.title, load_logo(config.brand.logo))
         self.button = GpioButton(config.button)
         self.light = FaceLight(config.light)
+        self.exposure = FaceExposure(config.camera.face_exposure_ev)
         self.framing = Framing()
         self.view: View | None = None
         self.renderer = None
@@ -406,6 +410,16 @@ class App:
             self.recent.append(seen)
         else:
             self.recent.clear()
+        self._steer_exposure(seen)
+
+    def _steer_exposure(self, seen: Seen) -> None:
+        if self.booth.phase not in STEERED_PHASES:
+            return
+        face = seen.detection.chosen if seen.detection.status is FaceStatus.ONE else None
+        ev = self.exposure.update(seen.frame.grey, face and face.scaled(1 / seen.frame.detect_scale), seen.frame.t)
+        if ev is not None:
+            log.debug("face exposure %+.2f EV", ev)
+            self.feed.steer_exposure(ev)
 
     def _take_pause(self, now: float) -> list[Event]:
         """The operator's latest wish. A pause waits while a visit is being scored (well under a

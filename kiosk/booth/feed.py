@@ -51,6 +51,7 @@ class CameraFeed:
         self._arrivals: deque[float] = deque(maxlen=FPS_FRAMES)
         self._stop = threading.Event()
         self.problem = ""  # why the camera is down, for logs
+        self._exposure_ev, self._exposure_due = 0.0, False  # the face-priority exposure asked for
         self.reconnects = 0
         self._thread = threading.Thread(target=self._run, name="camera", daemon=True)
 
@@ -67,6 +68,12 @@ class CameraFeed:
         """Wait until a frame newer than `after_seq` arrives (True) or `timeout` passes (False)."""
         with self._new_frame:
             return self._new_frame.wait_for(lambda: self._seq != after_seq, timeout)
+
+    def steer_exposure(self, ev: float) -> None:
+        """Ask the camera to expose `ev` stops off its own metering; the camera thread applies it before
+        its next read (device calls stay on that thread), and again after a reconnect."""
+        with self._lock:
+            self._exposure_ev, self._exposure_due = ev, True
 
     def next_picture(self) -> None:
         """Ask the camera for its next picture (a photo folder steps on; a live camera ignores it)."""
@@ -124,6 +131,8 @@ class CameraFeed:
                 try:
                     self._camera = self._device(self._opener)
                     wait = 0.5
+                    with self._lock:  # a reopened camera starts from its own metering again
+                        self._exposure_due = self._exposure_ev != 0.0
                     if self.reconnects or self.problem:
                         log.info("camera back: %s", self._camera.name)
                 except CameraUnavailable as exc:
@@ -131,7 +140,11 @@ class CameraFeed:
                     self._stop.wait(wait)
                     wait = min(wait * 2, self.retry_max_s)
                     continue
+            with self._lock:
+                ev, due, self._exposure_due = self._exposure_ev, self._exposure_due, False
             try:
+                if due:
+                    self._device(lambda: self._camera.steer_exposure(ev))
                 frame = self._device(self._camera.read)
             except CameraUnavailable as exc:
                 self._down(str(exc))

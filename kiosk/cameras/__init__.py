@@ -44,6 +44,7 @@ def make_frame(image: np.ndarray, detect_width: int, t: float) -> Frame:
 
 class Camera(abc.ABC):
     name = "camera"
+    steers_exposure = False  # whether steer_exposure() reaches the device
 
     @abc.abstractmethod
     def read(self) -> Frame:
@@ -51,6 +52,10 @@ class Camera(abc.ABC):
 
     def close(self) -> None:
         """Release the device; safe to call twice."""
+
+    def steer_exposure(self, ev: float) -> None:
+        """Expose for `ev` stops more (or less) than the camera's own metering would, where the
+        source can (the face-priority exposure); called from the camera's own thread. Others ignore it."""
 
     def next(self) -> None:
         """Move on to the next picture, where the source has several (a photo folder); safe from any

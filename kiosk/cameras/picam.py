@@ -35,6 +35,7 @@ class PiCamera(Camera):
         except Exception as exc:  # numpy ABI mismatch shows up here ("numpy.dtype size changed")
             raise CameraUnavailable(f"picamera2 failed to import ({exc}); see README, numpy 2 vs apt picamera2") from None
         self.settings = settings
+        self._steer_failed = False
         try:
             # No camera: RuntimeError "No camera number 0 found" (IndexError before 0.3.18); busy or out of
             # buffers: RuntimeError "Camera __init__ sequence did not complete." The half-made object
@@ -75,6 +76,24 @@ class PiCamera(Camera):
 
             self._cam.set_controls({"AfMode": controls.AfModeEnum.Continuous})
         self._cam.start()
+
+    @property
+    def steers_exposure(self) -> bool:
+        return self._cam is not None and "ExposureValue" in self._cam.camera_controls and not self._steer_failed
+
+    def steer_exposure(self, ev: float) -> None:
+        """picamera2's ExposureValue moves the automatic exposure's target by `ev` stops, within the
+        range the camera reports. A camera without it, or one that refuses, is left to its own metering:
+        the booth works without steering, so a failure is logged once and steering stops."""
+        if not self.steers_exposure:
+            return
+        low, high = self._cam.camera_controls["ExposureValue"][:2]
+        try:
+            self._cam.set_controls({"ExposureValue": float(min(max(ev, low), high))})
+        except Exception as exc:
+            self._steer_failed = True
+            log.warning("picamera2 refused ExposureValue %.2f (%s: %s); the camera meters by itself", ev,
+                        type(exc).__name__, exc)
 
     def read(self) -> Frame:
         try:
