@@ -269,7 +269,8 @@ def backlit_booth(scorer: PhotoScorer, samples: list[Sample], config) -> dict:
     for photo, rng in visitors(samples, config):
         lit, scene = booth_frame(photo, c.width, c.height), booth_frame(photo, c.width, c.height, WINDOW)
         take("lit", lambda: still_visitor(lit, rng))
-        take("metered", lambda: still_visitor(backlit(scene, 0.0), rng))
+        metered = backlit(scene, 0.0)  # the exposure holds through a press: one picture, new noise a frame
+        take("metered", lambda: still_visitor(metered, rng))
         # Steering sees only the small grey frame (picamera2's lores stream): simulated at that size.
         small = make_frame(scene, c.detect_width, 0.0).grey
         sway = 1.5 * small.shape[1] / c.width
@@ -280,7 +281,8 @@ def backlit_booth(scorer: PhotoScorer, samples: list[Sample], config) -> dict:
             wanted = exposure.update(grey, seen.chosen if seen.status is FaceStatus.ONE else None, i / c.fps)
             if wanted is not None:
                 ev, changed = wanted, i / c.fps
-        take("steered", lambda: still_visitor(backlit(scene, ev), rng))
+        steered = backlit(scene, ev)
+        take("steered", lambda: still_visitor(steered, rng))
         evs.append(ev)
         last_change_s.append(changed)
 

@@ -186,3 +186,15 @@ def test_the_booth_steers_a_backlit_visitors_face_toward_the_target(fake_picamer
         assert BacklitPicamera2.last.controls["ExposureValue"] == app.exposure.ev  # applied on the camera
     finally:
         app.close()
+
+
+def test_a_camera_that_cannot_be_steered_is_not_asked(monkeypatch):
+    """The demo scene's face is far under the target, yet nothing piles up toward the limit."""
+    monkeypatch.setattr("kiosk.booth.exposure.FACE_TARGET", 250.0)
+    app = headless_app(Config(), source="demo")
+    try:
+        assert app.run_until(lambda: app.seen is not None and app.seen.detection.chosen is not None, timeout_s=30)
+        app.run_until(lambda: False, timeout_s=1.5)
+        assert not app.feed.steers_exposure and app.exposure.ev == 0.0
+    finally:
+        app.close()

@@ -108,6 +108,7 @@ def test_login_numbers_and_pause_resume_with_csrf(served, booth_app, photo_dir):
     assert "visits: 1" in page and "<th>results</th><td>1</td>" in page and "woman</th><td>1</td>" in page
     assert re.search(r"press to result, median</th><td>\d+ ms", page)
     assert re.search(r"frames per second</th><td>\d+\.\d", page) and "✓</span> models" in page
+    assert "face-priority exposure</th><td>not with this camera" in page  # the demo scene
     assert "camera:" not in page  # the booth holds the camera: its live numbers, not a second check
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
 

@@ -413,7 +413,8 @@ class App:
         self._steer_exposure(seen)
 
     def _steer_exposure(self, seen: Seen) -> None:
-        if self.booth.phase not in STEERED_PHASES:
+        # A camera that cannot be steered is not asked: the error would only pile up to the limit.
+        if self.booth.phase not in STEERED_PHASES or not self.feed.steers_exposure:
             return
         face = seen.detection.chosen if seen.detection.status is FaceStatus.ONE else None
         ev = self.exposure.update(seen.frame.grey, face and face.scaled(1 / seen.frame.detect_scale), seen.frame.t)

@@ -87,6 +87,12 @@ class CameraFeed:
         return camera.name if camera is not None else "none"
 
     @property
+    def steers_exposure(self) -> bool:
+        """The camera now open takes the face-priority exposure (a Pi camera with ExposureValue)."""
+        camera = self._camera
+        return camera is not None and camera.steers_exposure
+
+    @property
     def ok(self) -> bool:
         """Frames are arriving."""
         with self._lock:
