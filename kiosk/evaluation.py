@@ -183,8 +183,8 @@ def sensor_grain(shape: tuple, rng: np.random.Generator) -> np.ndarray:
 
 def press(scorer: PhotoScorer, live, camera: Callable[[], np.ndarray], frames: int, detect_width: int):
     """One press: `frames` camera frames through the live loop's own path (LiveDetector on the small
-    grey frame, the crop from the full frame, the chain averaging them); (verdict or None, the frames
-    with a face, the inner face brightness of each in the grey frame)."""
+    grey frame, the crop from the full frame, the chain averaging them); (verdict or None, the inner
+    face brightness of each frame with a face, in the grey frame)."""
     from .booth.exposure import face_brightness
     from .cameras import make_frame
 
@@ -195,7 +195,7 @@ def press(scorer: PhotoScorer, live, camera: Callable[[], np.ndarray], frames: i
         if found.chosen is not None:
             bright.append(face_brightness(frame.grey, found.chosen))
             crops += scorer.chain.crops(frame.image, found.chosen.scaled(frame.detect_scale))
-    return (scorer.chain.score(*crops) if crops else None), len(bright), bright
+    return (scorer.chain.score(*crops) if crops else None), bright
 
 
 def visitors(samples: list[Sample], config):
@@ -253,18 +253,13 @@ def backlit_booth(scorer: PhotoScorer, samples: list[Sample], config) -> dict:
     from .cameras import make_frame
 
     c, frames = config.camera, config.booth.capture_frames
-    sides = {name: {"frames": 0, "with_face": 0, "brightness": [], "verdicts": []}
-             for name in ("lit", "metered", "steered")}
+    sides = {name: {"brightness": [], "verdicts": []} for name in ("lit", "metered", "steered")}
     evs, last_change_s = [], []
 
     def take(name: str, camera: Callable[[], np.ndarray]) -> None:
-        verdict, with_face, brightness = press(scorer, LiveDetector(scorer.detector, config.live), camera, frames,
-                                               c.detect_width)
-        side = sides[name]
-        side["frames"] += frames
-        side["with_face"] += with_face
-        side["brightness"] += brightness
-        side["verdicts"].append(verdict)
+        verdict, brightness = press(scorer, LiveDetector(scorer.detector, config.live), camera, frames, c.detect_width)
+        sides[name]["brightness"] += brightness
+        sides[name]["verdicts"].append(verdict)
 
     for photo, rng in visitors(samples, config):
         lit, scene = booth_frame(photo, c.width, c.height), booth_frame(photo, c.width, c.height, WINDOW)
@@ -274,7 +269,8 @@ def backlit_booth(scorer: PhotoScorer, samples: list[Sample], config) -> dict:
         # Steering sees only the small grey frame (picamera2's lores stream): simulated at that size.
         small = make_frame(scene, c.detect_width, 0.0).grey
         sway = 1.5 * small.shape[1] / c.width
-        exposure, live, ev, changed = FaceExposure(c.face_exposure_ev), LiveDetector(scorer.detector, config.live), 0.0, 0.0
+        exposure, live = FaceExposure(c.face_exposure_ev), LiveDetector(scorer.detector, config.live)
+        ev, changed = 0.0, 0.0
         for i in range(STEER_FRAMES):
             grey = still_visitor(backlit(small, ev), rng, sway)
             seen = live.detect(grey)
@@ -290,7 +286,8 @@ def backlit_booth(scorer: PhotoScorer, samples: list[Sample], config) -> dict:
         side = sides[name]
         pairs = [(r, v) for r, v in zip(sides["lit"]["verdicts"], side["verdicts"]) if r is not None and v is not None]
         shift = np.array([v.score - r.score for r, v in pairs])
-        result = {"frames_with_face": round(side["with_face"] / max(side["frames"], 1), 4),
+        taken = frames * len(side["verdicts"])
+        result = {"frames_with_face": round(len(side["brightness"]) / max(taken, 1), 4),
                   "face_brightness_quartiles": (np.percentile(side["brightness"], [25, 50, 75]).round(1).tolist()
                                                 if side["brightness"] else None)}
         if name != "lit" and pairs:
@@ -413,10 +410,13 @@ def backlit_report(b: dict) -> list[str]:
     if not b["photos"]:
         return []
     lines = [f"in the booth with a bright window behind (vs the same press in good light; face-priority exposure "
-             f"up to {b['max_ev']:g} EV, median {b['ev_median']:+.2f} EV, last change after {b['last_change_s_median']} s):"]
-    for name, label in (("lit", "good light"), ("metered", "camera's own metering"), ("steered", "face-priority exposure")):
+             f"up to {b['max_ev']:g} EV, median {b['ev_median']:+.2f} EV, "
+             f"last change after {b['last_change_s_median']} s):"]
+    sides = (("lit", "good light"), ("metered", "camera's own metering"), ("steered", "face-priority exposure"))
+    for name, label in sides:
         s = b[name]
-        line = f"  {label:24s} frames with a face {s['frames_with_face']:6.1%}  face brightness {s['face_brightness_quartiles']}"
+        line = (f"  {label:24s} frames with a face {s['frames_with_face']:6.1%}  "
+                f"face brightness {s['face_brightness_quartiles']}")
         if "ranks_changed" in s:
             line += (f"  ranks changed {s['ranks_changed']:.1%} (shift {s['score_shift']:+.3f}, "
                      f"|shift| {s['score_shift_abs']:.3f})")

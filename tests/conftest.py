@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
+import sys
+import types
 from pathlib import Path
 
 import cv2
@@ -17,6 +19,7 @@ os.environ.setdefault("GPIOZERO_PIN_FACTORY", "mock")
 os.environ.pop("NOTIFY_SOCKET", None)  # tests that want systemd's socket make their own
 
 from kiosk.config import Config
+from tests.fake_picamera2 import FakePicamera2
 
 REPO = Path(__file__).resolve().parent.parent
 SCUT = REPO.parent / "shared" / "data" / "scut-fbp5500-train"
@@ -121,3 +124,16 @@ def phone_browser(profile, height: int = 844, downloads=None):
     browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     browser.set_page_load_timeout(120)
     return browser
+
+
+@pytest.fixture
+def fake_picamera2(monkeypatch):
+    """picamera2 and libcamera replaced by the stand-in (tests/fake_picamera2.py)."""
+    module = types.ModuleType("picamera2")
+    module.Picamera2 = FakePicamera2
+    libcamera = types.ModuleType("libcamera")
+    libcamera.controls = types.SimpleNamespace(AfModeEnum=types.SimpleNamespace(Continuous=2))
+    monkeypatch.setitem(sys.modules, "picamera2", module)
+    monkeypatch.setitem(sys.modules, "libcamera", libcamera)
+    monkeypatch.setattr(FakePicamera2, "replace", {})
+    return FakePicamera2

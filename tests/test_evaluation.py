@@ -65,7 +65,8 @@ def test_evaluate_reports_stability_light_presses_and_precision(few_photos, monk
     # The "other precision" is the shipped models again here, so nothing may change: the float32 copy
     # (kiosk eval's choice, tests/test_training.py) was most of this test's time under emulated arm64.
     one_photo = evaluation.backlit_booth  # the bright-window rows on one photo here, on three below
-    monkeypatch.setattr(evaluation, "backlit_booth", lambda scorer, samples, config: one_photo(scorer, samples[:1], config))
+    monkeypatch.setattr(evaluation, "backlit_booth",
+                        lambda scorer, samples, config: one_photo(scorer, samples[:1], config))
     m = evaluate(scorer, few_photos, other_scorer=scorer)
     assert m["face_found"] == 1.0 and m["slope"] is not None
     scores = [scorer.score_file(str(s.path)).score for s in few_photos]

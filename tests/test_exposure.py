@@ -17,7 +17,7 @@ from kiosk.cameras import Camera, CameraUnavailable, make_frame, open_camera
 from kiosk.config import CameraConfig, Config
 from kiosk.evaluation import WINDOW, backlit, booth_frame
 from kiosk.faces import FaceBox
-from tests.test_cameras import FakePicamera2, fake_picamera2  # noqa: F401 (the fixture)
+from tests.fake_picamera2 import FakePicamera2
 
 BOX = FaceBox(100, 40, 80, 80)
 
@@ -104,7 +104,7 @@ def test_the_feed_applies_the_exposure_before_a_read_and_again_after_a_reconnect
     assert "read" in log[first:] and log[:first].count(1.5) == 0
 
 
-def test_picamera2_exposure_value_is_set_within_the_cameras_range(fake_picamera2):  # noqa: F811
+def test_picamera2_exposure_value_is_set_within_the_cameras_range(fake_picamera2):
     camera = open_camera("picamera2", CameraConfig())
     fake = fake_picamera2.last
     camera.steer_exposure(1.25)
@@ -113,8 +113,7 @@ def test_picamera2_exposure_value_is_set_within_the_cameras_range(fake_picamera2
     assert fake.controls["ExposureValue"] == 8.0  # the range the camera reports
 
 
-def test_picamera2_without_exposure_value_or_refusing_it_meters_by_itself(fake_picamera2, monkeypatch,  # noqa: F811
-                                                                         caplog):
+def test_picamera2_without_exposure_value_or_refusing_it_meters_by_itself(fake_picamera2, monkeypatch, caplog):
     monkeypatch.setattr(FakePicamera2, "has_exposure_value", False)
     camera = open_camera("picamera2", CameraConfig())
     camera.steer_exposure(1.0)
@@ -136,7 +135,7 @@ def test_picamera2_without_exposure_value_or_refusing_it_meters_by_itself(fake_p
 
 
 @pytest.mark.parametrize("has_it", [True, False])
-def test_kiosk_check_says_whether_the_camera_can_be_steered(fake_picamera2, monkeypatch, has_it):  # noqa: F811
+def test_kiosk_check_says_whether_the_camera_can_be_steered(fake_picamera2, monkeypatch, has_it):
     from kiosk.tools.check import check_camera
 
     monkeypatch.setattr(FakePicamera2, "has_exposure_value", has_it)
@@ -165,7 +164,7 @@ class BacklitPicamera2(FakePicamera2):
         return self._scene
 
 
-def test_the_booth_steers_a_backlit_visitors_face_toward_the_target(fake_picamera2, monkeypatch):  # noqa: F811
+def test_the_booth_steers_a_backlit_visitors_face_toward_the_target(fake_picamera2, monkeypatch):
     monkeypatch.setattr(sys.modules["picamera2"], "Picamera2", BacklitPicamera2)
     config = Config()
     config = dataclasses.replace(config, camera=dataclasses.replace(config.camera, width=640, height=360))

@@ -74,10 +74,11 @@ def check_camera(config: Config, source: str | None = None, timeout_s: float = 5
     try:
         if "frame" in got:
             h, w = got["frame"].image.shape[:2]
-            steered = ("; face-priority exposure on" if camera.steers_exposure else
-                       "; no face-priority exposure (the camera meters by itself)")
-            return True, f"{camera.name} ({source}) delivers {w}x{h} frames" + (
-                steered if config.camera.face_exposure_ev > 0 else "")
+            detail = f"{camera.name} ({source}) delivers {w}x{h} frames"
+            if config.camera.face_exposure_ev > 0:
+                detail += ("; face-priority exposure on" if camera.steers_exposure else
+                           "; no face-priority exposure (the camera meters by itself)")
+            return True, detail
         if "error" in got:
             return False, f"{camera.name} ({source}) opened but failed: {got['error']}"
         return False, f"{camera.name} ({source}) opened but gave no frame within {timeout_s:g} s"

@@ -232,6 +232,13 @@ def _button(lang: str, path: str, label: str, csrf: str) -> str:
             f"<button type=\"submit\">{html.escape(label)}</button></form> ")
 
 
+def _exposure(w: dict, booth: App) -> str:
+    """The face-priority exposure the booth asks of its camera now."""
+    if booth.exposure.max_ev <= 0:
+        return w["off"]
+    return f"{booth.exposure.ev:+.2f} EV" if booth.feed.steers_exposure else w["unsteered"]
+
+
 def dashboard(lang: str, booth: App, s: dict, results: list[CheckResult], checked_s: float, csrf: str) -> str:
     w = WORDS[lang]
     cam = booth.camera_status()
@@ -242,8 +249,7 @@ def dashboard(lang: str, booth: App, s: dict, results: list[CheckResult], checke
         _rows([(w["state"], f"{state} ({booth.phase.value})"), (w["uptime"], _duration(booth.uptime_s)),
                (w["camera"], camera), (w["fps"], "-" if cam.fps is None else f"{cam.fps:.1f}"),
                (w["frame_age"], "-" if cam.frame_age_s is None else f"{cam.frame_age_s:.1f} s"),
-               (w["exposure"], w["off"] if booth.exposure.max_ev <= 0 else
-                f"{booth.exposure.ev:+.2f} EV" if booth.feed.steers_exposure else w["unsteered"]),
+               (w["exposure"], _exposure(w, booth)),
                (w["button"], booth.button.problem or "GPIO ok")]),
         _button(lang, "resume", w["resume"], csrf) if booth.paused else _button(lang, "pause", w["pause"], csrf),
         f"<h2>{w['visits']}: {s['visits']}</h2>",
