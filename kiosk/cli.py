@@ -208,9 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mixup", type=float, default=d.mixup,
                    help="blend each photo's cached features and score with another's of the same gender, "
                         "Beta(M, M) weights (0 = off; default: %(default)s)")
-    p.add_argument("--bins", type=float, default=d.bins,
+    p.add_argument("--bins", type=_bins_weights, default=d.bins,
                    help="weight of a training-only head that sorts each score into 0.25-wide bins "
-                        "(ComboLoss-style; 0 = off; default: %(default)s)")
+                        "(ComboLoss-style; 0 = off); one network per weight, comma-separated, trained on the same "
+                        "cached versions, and more than one averaged in one file, each costing the chain a tail "
+                        "(default: " + ",".join(f"{w:g}" for w in d.bins) + ", the shipped models' two networks; "
+                        "0 for one network)")
     p.add_argument("--input-size", type=int, choices=INPUT_SIZES, default=d.input_size,
                    help="side of the face crop the models take, in pixels (default: %(default)s; 160 runs in "
                         "about half the time)")
@@ -249,6 +252,13 @@ def _train(args, config) -> int:
                         bins=args.bins),
           config)
     return 0
+
+
+def _bins_weights(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give one weight or more, comma-separated, e.g. 0,0.2") from None
 
 
 def _rank_shares(text: str) -> tuple[float, ...]:

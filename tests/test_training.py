@@ -66,7 +66,7 @@ def test_split_is_stable_stratified_and_disjoint(seed_layout):
 def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, astronaut_bgr):
     out = tmp_path / "models"
     code = main(["train", str(seed_layout), "--out", str(out), "--epochs", "1", "--copies", "3",
-                 "--val-fraction", "0.5", "--consistency", "1", "--input-size", "160"])
+                 "--val-fraction", "0.5", "--consistency", "1", "--input-size", "160", "--bins", "0"])
     assert code == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["training"]["consistency"] == 1.0
@@ -183,6 +183,36 @@ def test_distilled_run_can_stop_at_its_checkpoint_and_export_finishes_it(seed_la
     assert "teachers is a count" in capsys.readouterr().err
     assert main(["train", str(seed_layout), "--out", str(out), "--dropout", "1"]) != 0
     assert "dropout is a share from 0 to below 1" in capsys.readouterr().err
+    assert main(["train", str(seed_layout), "--out", str(out), "--bins", "0,-1"]) != 0
+    assert "--bins 0,-1" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", str(seed_layout), "--out", str(out), "--bins", "0;0.2"])
+    assert "comma-separated, e.g. 0,0.2" in capsys.readouterr().err
+
+
+def test_networks_trained_in_one_run_are_separate_runs_of_each_bins_weight_in_one_file(seed_layout, tmp_path,
+                                                                                         astronaut_bgr):
+    """The shipped recipe in one command: `--bins 0,0.2` is the runs of `--bins 0` and of `--bins 0.2`
+    (the features cached once) with their outputs averaged, as `kiosk average --of outputs` makes."""
+    from kiosk.training.average import ensemble_state
+    from kiosk.training.train import load_checkpoint
+
+    quick = ["--epochs", "1", "--copies", "2", "--val-fraction", "0.5", "--input-size", "128"]
+    assert main(["train", str(seed_layout), "--out", str(tmp_path / "both"), *quick]) == 0  # the default weights
+    for name, weight in (("plain", "0"), ("sorted", "0.2")):
+        assert main(["train", str(seed_layout), "--out", str(tmp_path / name), "--bins", weight, *quick,
+                     "--checkpoint-only"]) == 0
+    both, plain, sorted_ = (load_checkpoint(tmp_path / n, "") for n in ("both", "plain", "sorted"))
+    members = both["manifest"]["training"]["ensemble"]
+    assert [m["training"]["bins"] for m in members] == [0.0, 0.2] and both["manifest"]["training"]["bins"] == 0.0
+    assert not plain["state"]["heads.weight"].equal(sorted_["state"]["heads.weight"])  # the term changed the run
+    expected = ensemble_state([plain["state"], sorted_["state"]], 7)
+    assert both["state"].keys() == expected.keys()
+    assert all(both["state"][key].equal(value) for key, value in expected.items())
+    manifest = json.loads((tmp_path / "both" / "manifest.json").read_text())
+    assert manifest["training"]["ensemble"] == members and list(manifest["models"]) == ["face"]
+    crop = np.ascontiguousarray(cv2.resize(astronaut_bgr, (128, 128))[:, :, ::-1])
+    assert Chain(tmp_path / "both", Config().wording.rank_texts).score(crop).rank in range(1, 6)
 
 
 def test_distillation_pulls_the_targets_toward_the_teachers():

@@ -54,8 +54,11 @@ class TrainSettings:
     # gender's pairs only, Beta(mixup, mixup) weights); 0 = off
     mixup: float = 0.0
     # weight of a ComboLoss-style term: a training-only head sorts each photo's score into bins for its
-    # gender, against a Gaussian around the score (score_bins_loss); 0 = off
-    bins: float = 0.0
+    # gender, against a Gaussian around the score (score_bins_loss); 0 = off. One network is trained
+    # per weight, all on the same cached versions, and more than one make an ensemble in one file,
+    # outputs averaged (what `kiosk average --of outputs` makes of separate runs): the shipped models
+    # are the two networks of (0, 0.2), better than either alone (models/README.md)
+    bins: tuple[float, ...] = (0.0, 0.2)
     val_fraction: float = 0.15
     limit: int = 0  # use only this many photos (smoke tests)
     precision: str = "mixed"  # of the shipped models (PRECISIONS); a float32 copy always goes to <out>/float/

@@ -1,9 +1,10 @@
 """`kiosk train`: Haar crops -> cached frozen MobileNetV2 features -> fine-tuned tail -> TFLite.
 
 Blocks 0..6 (`--frozen-blocks`) keep their ImageNet weights, so their output for each augmented crop
-is computed once and cached; only blocks 7..18 and the heads train. That makes a full run fit in
-about 35 minutes on two CPU cores (see models/README.md); a CUDA GPU, when PyTorch sees one, holds the
-cache and trains in minutes.
+is computed once and cached; only blocks 7..18 and the heads train. One network is trained per
+`--bins` weight on that cache (the shipped recipe: two, written as one file with their outputs
+averaged), so the whole recipe fits in 31–43 minutes on two CPU cores (see models/README.md); a CUDA
+GPU, when PyTorch sees one, holds the cache and trains in minutes.
 
 With `--teachers N` the network is distilled from an ensemble: N networks (other seeds) train first on
 the same cached versions, and the shipped one then learns from their mean outputs on each version as
@@ -148,10 +149,12 @@ def train(settings: TrainSettings, config: Config) -> Path:
     if settings.teachers < 0 or not 0 <= settings.distill <= 1:
         raise KioskError(f"--teachers {settings.teachers} --distill {settings.distill}: teachers is a count "
                          "(0 = none) and distill a share from 0 to 1")
-    if min(settings.weight_decay, settings.l1, settings.mixup, settings.bins) < 0 or not 0 <= settings.dropout < 1:
+    bins = ",".join(f"{w:g}" for w in settings.bins)
+    if not settings.bins or min(settings.weight_decay, settings.l1, settings.mixup, *settings.bins) < 0 \
+            or not 0 <= settings.dropout < 1:
         raise KioskError(f"--weight-decay {settings.weight_decay} --dropout {settings.dropout} --l1 {settings.l1} "
-                         f"--mixup {settings.mixup} --bins {settings.bins}: dropout is a share from 0 to below 1, "
-                         "the others 0 or more")
+                         f"--mixup {settings.mixup} --bins {bins}: dropout is a share from 0 to below 1, "
+                         "the others 0 or more (--bins: one weight or more, comma-separated)")
     torch = training_stack()
 
     from .backbone import IMAGENET_MEAN, IMAGENET_STD, FaceNet, pretrained_features
@@ -190,8 +193,18 @@ def train(settings: TrainSettings, config: Config) -> Path:
     genders = torch.tensor([s.gender for s in train_set], device=device)
     scores = torch.tensor([s.score for s in train_set], dtype=torch.float32, device=device)
     teacher = ensemble_outputs(cache, genders, scores, settings, device) if settings.teachers else None
-    fit_tail(net, cache, genders, scores, settings, teacher)
-    net.cpu()
+    nets = []
+    for k, weight in enumerate(settings.bins):
+        if k:  # each further network starts as a run of its own would: the seed's initial weights
+            torch.manual_seed(settings.seed)
+            net = FaceNet(pretrained_features(), settings.frozen_blocks, settings.dropout).to(device)
+            net.frozen.eval()
+            if settings.teachers:
+                torch.manual_seed(settings.seed)  # where `ensemble_outputs` leaves it
+        if len(settings.bins) > 1:
+            log(f"network {k + 1}/{len(settings.bins)} (bins weight {weight:g})")
+        fit_tail(net, cache, genders, scores, settings, teacher, weight)
+        nets.append(net.cpu())
     del cache, teacher
 
     settings.out.mkdir(parents=True, exist_ok=True)
@@ -209,11 +222,23 @@ def train(settings: TrainSettings, config: Config) -> Path:
                      "copies": settings.copies, "consistency": settings.consistency,
                      "teachers": settings.teachers, "distill": settings.distill if settings.teachers else 0.0,
                      "weight_decay": settings.weight_decay, "dropout": settings.dropout, "l1": settings.l1,
-                     "mixup": settings.mixup, "bins": settings.bins,
+                     "mixup": settings.mixup, "bins": settings.bins[0],
                      "device": device.type,
                      "calibration_slope": settings.calibration_slope, "rank_shares": list(settings.rank_shares),
                      "date": datetime.date.today().isoformat()},
     }
+    if len(nets) > 1:  # one file, every network's tail on the frozen blocks they share
+        from .average import ensemble_state
+        from .backbone import network
+
+        t = manifest["training"]
+        t["ensemble"] = [{"run": f"network {k + 1} of this run", "frozen_blocks": settings.frozen_blocks,
+                          "date": t["date"], "training": {**{key: value for key, value in t.items()
+                                                             if key not in ("data", "date")}, "bins": weight}}
+                         for k, weight in enumerate(settings.bins)]
+        net = network(t)
+        net.load_state_dict(ensemble_state([n.state_dict() for n in nets], settings.frozen_blocks))
+        net.eval()
     # kept out of git; `kiosk export` reuses it
     torch.save({"state": net.state_dict(), "manifest": manifest}, settings.out / "checkpoint.pt")
     if not settings.export:
@@ -285,7 +310,7 @@ def ensemble_outputs(cache, genders, scores, settings: TrainSettings, device):
         log(f"teacher {k + 1}/{settings.teachers}")
         torch.manual_seed(settings.seed * 1000 + k + 1)
         teacher = FaceNet(pretrained_features(), settings.frozen_blocks, settings.dropout).to(device)
-        fit_tail(teacher, cache, genders, scores, settings)
+        fit_tail(teacher, cache, genders, scores, settings, bins=settings.bins[0])
         out = tail_outputs(teacher, cache)
         total = out if total is None else total + out
     torch.manual_seed(settings.seed)
@@ -302,8 +327,9 @@ def tail_outputs(net, cache, batch: int = 256):
                                        for i in range(0, len(version), batch)]) for version in cache])
 
 
-def fit_tail(net, cache, genders, scores, settings: TrainSettings, teacher=None) -> None:
-    """Train the unfrozen blocks and the heads: score MSE on the sample's own gender head + gender BCE.
+def fit_tail(net, cache, genders, scores, settings: TrainSettings, teacher=None, bins: float = 0.0) -> None:
+    """Train the unfrozen blocks and the heads: score MSE on the sample's own gender head + gender BCE,
+    plus `bins` x the ComboLoss-style term (`score_bins_loss`).
 
     With `settings.consistency` > 0 each step also runs a second random version of every photo in
     the batch and adds that weight x the squared difference of the two versions' outputs (the own
@@ -320,7 +346,7 @@ def fit_tail(net, cache, genders, scores, settings: TrainSettings, teacher=None)
     net.heads.bias.data[1:] = scores.mean()  # start the score heads at the mean rating
     params = list(net.tail.parameters()) + list(net.heads.parameters())
     sorter = None
-    if settings.bins > 0:  # trained beside the heads, never exported: it only shapes the features
+    if bins > 0:  # trained beside the heads, never exported: it only shapes the features
         from .backbone import FEATURES
 
         sorter = torch.nn.Linear(FEATURES, 2 * len(SCORE_BINS)).to(device)
@@ -360,7 +386,7 @@ def fit_tail(net, cache, genders, scores, settings: TrainSettings, teacher=None)
             predicted = out[rows, 1 + g2]
             loss = torch.nn.functional.mse_loss(predicted, s2) + 0.5 * bce(out[:, 0], p2)
             if sorter is not None:
-                loss = loss + settings.bins * score_bins_loss(sorter(pooled), s2, g2)
+                loss = loss + bins * score_bins_loss(sorter(pooled), s2, g2)
             if settings.l1 > 0:
                 loss = loss + settings.l1 * torch.mean(torch.abs(predicted - s2))
             if paired:
