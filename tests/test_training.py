@@ -185,6 +185,8 @@ def test_distilled_run_can_stop_at_its_checkpoint_and_export_finishes_it(seed_la
     assert "dropout is a share from 0 to below 1" in capsys.readouterr().err
     assert main(["train", str(seed_layout), "--out", str(out), "--bins", "0,-1"]) != 0
     assert "--bins 0,-1" in capsys.readouterr().err
+    assert main(["train", str(seed_layout), "--out", str(out), "--bins", "0.2,0.2"]) != 0
+    assert "give each weight once" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", str(seed_layout), "--out", str(out), "--bins", "0;0.2"])
     assert "comma-separated, e.g. 0,0.2" in capsys.readouterr().err

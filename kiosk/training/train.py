@@ -155,6 +155,9 @@ def train(settings: TrainSettings, config: Config) -> Path:
         raise KioskError(f"--weight-decay {settings.weight_decay} --dropout {settings.dropout} --l1 {settings.l1} "
                          f"--mixup {settings.mixup} --bins {bins}: dropout is a share from 0 to below 1, "
                          "the others 0 or more (--bins: one weight or more, comma-separated)")
+    if len(set(settings.bins)) < len(settings.bins):  # same seed, same weight: the same network again
+        raise KioskError(f"--bins {bins}: give each weight once; a repeated weight trains the same network "
+                         "again and only slows the chain")
     torch = training_stack()
 
     from .backbone import IMAGENET_MEAN, IMAGENET_STD, FaceNet, pretrained_features
