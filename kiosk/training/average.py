@@ -72,6 +72,25 @@ def ensemble_state(states: list[dict], frozen_blocks: int) -> dict:
     return out
 
 
+def run_record(name: str, training: dict, recipe: bool = True) -> dict:
+    """How a manifest's `training.ensemble` or `training.averaged` names one run that went into it (the
+    run's `training`), with its recipe where the run keeps its own tail."""
+    record = {"run": name, "frozen_blocks": training["frozen_blocks"], "date": training.get("date")}
+    if recipe:
+        record["training"] = {k: v for k, v in training.items() if k not in ("data", "date")}
+    return record
+
+
+def outputs_averaged(training: dict, states: list[dict]):
+    """The one-file network `training` (with its `ensemble` members) describes, holding `states`' tails
+    on their shared frozen blocks, in eval mode."""
+    from .backbone import network
+
+    net = network(training)
+    net.load_state_dict(ensemble_state(states, training["frozen_blocks"]))
+    return net.eval()
+
+
 def average_runs(runs: list[Path], out: Path, data: Path, precision: str, config: Config,
                  of: str = "weights") -> Path:
     torch = training_stack()
@@ -87,20 +106,18 @@ def average_runs(runs: list[Path], out: Path, data: Path, precision: str, config
     if any(s["manifest"]["training"].get("ensemble") for s in saved):
         raise KioskError("average: one of the runs is already an ensemble; give the runs it was made of")
     frozen = min(s["manifest"]["training"]["frozen_blocks"] for s in saved)
-    runs_used = [{"run": str(run), "frozen_blocks": s["manifest"]["training"]["frozen_blocks"],
-                  "date": s["manifest"]["training"].get("date")} for run, s in zip(runs, saved)]
-    if of == "outputs":  # each member keeps its own recipe: how to train it again
-        for used, s in zip(runs_used, saved):
-            used["training"] = {k: v for k, v in s["manifest"]["training"].items() if k not in ("data", "date")}
+    # each member of an ensemble keeps its own recipe: how to train it again
+    runs_used = [run_record(str(run), s["manifest"]["training"], recipe=of == "outputs") for run, s in zip(runs, saved)]
     training = dict(first["training"], frozen_blocks=frozen, date=datetime.date.today().isoformat())
+    states = [s["state"] for s in saved]
     if of == "outputs":
         training["ensemble"] = runs_used
+        net = outputs_averaged(training, states)
     else:
         training["averaged"] = runs_used
-    net = network(training)
-    states = [s["state"] for s in saved]
-    net.load_state_dict(ensemble_state(states, frozen) if of == "outputs" else average_states(states, frozen))
-    net.eval()
+        net = network(training)
+        net.load_state_dict(average_states(states, frozen))
+        net.eval()
     manifest = dict(first, training=training)
     out.mkdir(parents=True, exist_ok=True)
     torch.save({"state": net.state_dict(), "manifest": manifest}, out / "checkpoint.pt")

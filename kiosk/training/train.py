@@ -160,7 +160,7 @@ def train(settings: TrainSettings, config: Config) -> Path:
                          "again and only slows the chain")
     torch = training_stack()
 
-    from .backbone import IMAGENET_MEAN, IMAGENET_STD, FaceNet, pretrained_features
+    from .backbone import IMAGENET_MEAN, IMAGENET_STD
 
     device = training_device(torch, settings.device)
     torch.manual_seed(settings.seed)
@@ -176,7 +176,7 @@ def train(settings: TrainSettings, config: Config) -> Path:
     faces = face_crops(train_set, config, size)
     train_set, margin = faces.samples, config.detection.crop_margin
     exposed = exposure_step(settings.exposure)
-    net = FaceNet(pretrained_features(), settings.frozen_blocks, settings.dropout).to(device)
+    net = fresh_net(settings, device, settings.seed)
     net.frozen.eval()
 
     def frozen_features(batch_crops: np.ndarray) -> torch.Tensor:
@@ -199,9 +199,7 @@ def train(settings: TrainSettings, config: Config) -> Path:
     nets = []
     for k, weight in enumerate(settings.bins):
         if k:  # each further network starts as a run of its own would: the seed's initial weights
-            torch.manual_seed(settings.seed)
-            net = FaceNet(pretrained_features(), settings.frozen_blocks, settings.dropout).to(device)
-            net.frozen.eval()
+            net = fresh_net(settings, device, settings.seed)
             if settings.teachers:
                 torch.manual_seed(settings.seed)  # where `ensemble_outputs` leaves it
         if len(settings.bins) > 1:
@@ -231,17 +229,12 @@ def train(settings: TrainSettings, config: Config) -> Path:
                      "date": datetime.date.today().isoformat()},
     }
     if len(nets) > 1:  # one file, every network's tail on the frozen blocks they share
-        from .average import ensemble_state
-        from .backbone import network
+        from .average import outputs_averaged, run_record
 
         t = manifest["training"]
-        t["ensemble"] = [{"run": f"network {k + 1} of this run", "frozen_blocks": settings.frozen_blocks,
-                          "date": t["date"], "training": {**{key: value for key, value in t.items()
-                                                             if key not in ("data", "date")}, "bins": weight}}
+        t["ensemble"] = [run_record(f"network {k + 1} of this run", dict(t, bins=weight))
                          for k, weight in enumerate(settings.bins)]
-        net = network(t)
-        net.load_state_dict(ensemble_state([n.state_dict() for n in nets], settings.frozen_blocks))
-        net.eval()
+        net = outputs_averaged(t, [n.state_dict() for n in nets])
     # kept out of git; `kiosk export` reuses it
     torch.save({"state": net.state_dict(), "manifest": manifest}, settings.out / "checkpoint.pt")
     if not settings.export:
@@ -306,18 +299,25 @@ def ensemble_outputs(cache, genders, scores, settings: TrainSettings, device):
     mean outputs [gender logit, man, woman] on every cached version: [copies, N, 3]."""
     import torch
 
-    from .backbone import FaceNet, pretrained_features
-
     total = None
     for k in range(settings.teachers):
         log(f"teacher {k + 1}/{settings.teachers}")
-        torch.manual_seed(settings.seed * 1000 + k + 1)
-        teacher = FaceNet(pretrained_features(), settings.frozen_blocks, settings.dropout).to(device)
+        teacher = fresh_net(settings, device, settings.seed * 1000 + k + 1)
         fit_tail(teacher, cache, genders, scores, settings, bins=settings.bins[0])
         out = tail_outputs(teacher, cache)
         total = out if total is None else total + out
     torch.manual_seed(settings.seed)
     return total / settings.teachers
+
+
+def fresh_net(settings: TrainSettings, device, seed: int):
+    """The network a run seeded `seed` starts from: ImageNet blocks, heads and dropout drawn from the seed."""
+    import torch
+
+    from .backbone import FaceNet, pretrained_features
+
+    torch.manual_seed(seed)
+    return FaceNet(pretrained_features(), settings.frozen_blocks, settings.dropout).to(device)
 
 
 def tail_outputs(net, cache, batch: int = 256):
