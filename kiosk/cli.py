@@ -132,8 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("eval", help="measure the shipped models on labelled photos")
     p.add_argument("data", type=Path, help="folder with labels.txt + images/, or man/1..5 + woman/1..5")
-    p.add_argument("--subset", choices=("val", "all"), default="val",
-                   help="val: the validation split recorded in the manifest (default); all: every photo")
+    p.add_argument("--subset", choices=("val", "all", "train"), default="val",
+                   help="val: the validation split recorded in the manifest (default); all: every photo; "
+                        "train: the photos the models were trained on (offsets, not accuracy)")
     p.add_argument("--grey", action="store_true", help="score greyscale copies (old black-and-white portraits)")
     p.add_argument("--no-variants", action="store_true",
                    help="skip the stability measures (altered copies, bad light, the float32 copy): 9x faster")

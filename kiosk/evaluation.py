@@ -19,12 +19,14 @@ from .training.dataset import Sample, load_samples, split
 
 
 def select(data: Path, subset: str, manifest_training: dict) -> list[Sample]:
-    """The photos to evaluate: the validation split the models were trained with, or all of them."""
+    """The photos to evaluate: the validation split the models were trained with, all of them, or the
+    ones they were trained on (`train`: to tell an offset the models learned from one the validation
+    photos happen to have, never as a measure of accuracy)."""
     samples = load_samples(data)
     if subset == "all":
         return samples
-    _, val = split(samples, manifest_training.get("val_fraction", 0.15), manifest_training.get("seed", 0))
-    return val
+    train, val = split(samples, manifest_training.get("val_fraction", 0.15), manifest_training.get("seed", 0))
+    return train if subset == "train" else val
 
 
 def true_ranks(samples: list[Sample]) -> np.ndarray:
@@ -338,6 +340,9 @@ def evaluate(scorer: PhotoScorer, samples: list[Sample], grey: bool = False,
             t = np.array([samples[i].score for i in idx])
             p = np.array([results[i].score for i in idx])
             by_group[group] = {"n": len(idx), "pearson_r": round(float(np.corrcoef(t, p)[0, 1]), 4),
+                               # the raters' mean: a bias can be the photos' (a subset rated lower) as
+                               # much as the models' (compare --subset train, the photos they learned)
+                               "rated": round(float(t.mean()), 4),
                                "mae": round(float(np.abs(p - t).mean()), 4),
                                # above 0: the booth scores this group higher than its raters did
                                "bias": round(float((p - t).mean()), 4),
@@ -351,6 +356,7 @@ def evaluate(scorer: PhotoScorer, samples: list[Sample], grey: bool = False,
         "pearson_r": round(float(np.corrcoef(truth, predicted)[0, 1]), 4) if len(found) > 2 else None,
         "mae": round(float(np.abs(err).mean()), 4) if found else None,
         "rmse": round(float(np.sqrt((err ** 2).mean())), 4) if found else None,
+        "bias": round(float(err.mean()), 4) if found else None,
         # predicted = slope x human + intercept: below 1, the displayed scores are squeezed to the middle
         "slope": round(float(np.polyfit(truth, predicted, 1)[0]), 4) if len(found) > 2 else None,
         "rank_shares": [round(float(np.mean(rank_pred == r)), 4) for r in range(1, 6)] if found else None,
@@ -368,14 +374,14 @@ def report(metrics: dict) -> str:
     if metrics["gender_accuracy"] is not None:
         lines += [f"gender accuracy   {metrics['gender_accuracy']:.2%}",
                   f"Pearson r         {metrics['pearson_r']}",
-                  f"MAE / RMSE        {metrics['mae']} / {metrics['rmse']}",
+                  f"MAE / RMSE        {metrics['mae']} / {metrics['rmse']}  (bias {metrics['bias']:+.4f})",
                   f"slope             {metrics['slope']}  (predicted vs human score; 1 = not squeezed)",
                   "rank shares       " + "  ".join(f"{i}: {s:.0%}" for i, s in enumerate(metrics["rank_shares"], 1)),
                   "rank confusion (rows: true rank 1..5 by human rating, columns: booth rank 1..5)"]
         lines += ["  " + " ".join(f"{v:5d}" for v in row) for row in metrics["rank_confusion"]]
         for group, m in metrics["by_group"].items():
             lines.append(f"  {group:8s} n={m['n']:4d}  r {m['pearson_r']:.3f}  MAE {m['mae']:.3f}  "
-                         f"bias {m['bias']:+.3f}  gender {m['gender_accuracy']:.2%}")
+                         f"bias {m['bias']:+.3f}  rated {m['rated']:.3f}  gender {m['gender_accuracy']:.2%}")
     if "invisible" in metrics:
         lines += stability_report(metrics)
     return "\n".join(lines)

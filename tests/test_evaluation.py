@@ -73,6 +73,8 @@ def test_evaluate_reports_stability_light_presses_and_precision(few_photos, monk
     af = m["by_group"]["AF"]  # bias: mean signed error, so a group scored too high reads above 0
     assert af["bias"] == pytest.approx(np.mean(scores) - np.mean([s.score for s in few_photos]), abs=1e-4)
     assert af["mae"] >= abs(af["bias"])
+    assert af["rated"] == pytest.approx(np.mean([s.score for s in few_photos]), abs=1e-4)
+    assert m["bias"] == pytest.approx(af["bias"], abs=1e-4)  # one group: the headline bias is its own
     assert set(m["invisible"]) == set(INVISIBLE) and set(m["light"]) == set(LIGHT)
     assert m["invisible_pooled"]["photos"] == 3 * len(INVISIBLE)
     for c in [*m["invisible"].values(), *m["light"].values(), m["other_precision"]]:
@@ -105,3 +107,13 @@ def test_near_boundary_counts_unsure_verdicts_against_both_genders_mean_cuts():
     cuts = chain.boundaries(UNSURE)  # the means of the two genders' cuts
     near, far = chain.displayed(cuts[1] + 0.01), chain.displayed((cuts[1] + cuts[2]) / 2)
     assert near_boundary(scorer, [result(3, near, gender=UNSURE), result(3, far, gender=UNSURE)]) == 0.5
+
+
+def test_subsets_are_the_validation_photos_the_training_photos_or_all(tmp_path):
+    (tmp_path / "labels.txt").write_text("".join(f"{g}{i}.jpg {1 + i / 10}\n" for g in ("AF", "AM") for i in range(20)))
+    training = {"val_fraction": 0.15, "seed": 0}
+    val, train = (evaluation.select(tmp_path, s, training) for s in ("val", "train"))
+    everything = evaluation.select(tmp_path, "all", training)
+    assert len(val) == 6 and len(train) == 34 and len(everything) == 40
+    assert {s.path for s in val}.isdisjoint(s.path for s in train)
+    assert {s.path for s in val} | {s.path for s in train} == {s.path for s in everything}
