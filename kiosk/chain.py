@@ -39,7 +39,7 @@ class Manifest:
     files: dict[str, dict[str, str]]  # head -> {"file": ..., "sha256": ...}
     precision: str = "float32"
     training: dict = field(default_factory=dict)  # how they were trained (val split for `kiosk eval`)
-    exposure: str = "none"  # "even": crops go through `even_exposure` first, as in training
+    exposure: str = "none"  # "even" / "tone": crops go through `EXPOSURES[exposure]` first, as in training
     mirror: bool = False  # also run each crop's mirror image and average (test-time augmentation)
     calibration: tuple[float, float] = (1.0, 0.0)  # displayed score = slope x raw + intercept
     # more crops of each face, cut around the same box with these margins, averaged with it
@@ -109,13 +109,18 @@ class Manifest:
             raise ModelError(f"{path}: calibration.slope must be positive")
         if manifest.gender_from not in GENDER_FROM:
             raise ModelError(f"{path}: preprocess.gender_from must be \"all\" or \"plain\", not {manifest.gender_from!r}")
-        if manifest.exposure not in ("none", "even"):
-            raise ModelError(f"{path}: preprocess.exposure must be \"none\" or \"even\", not {manifest.exposure!r}")
+        if manifest.exposure not in EXPOSURES:
+            raise ModelError(f"{path}: preprocess.exposure must be one of {', '.join(EXPOSURES)}, "
+                             f"not {manifest.exposure!r}")
         return manifest
 
 
 EXPOSURE_TARGET = 0.67  # face centre median brightness after `even_exposure` (SCUT faces: 0.48..0.80)
+# The spread of the face centre's log brightness (10th to 90th percentile) that `tone_exposure` brings
+# every face to: the median over a quarter of the SCUT training crops (their 10th..90th: 0.37..1.32).
+TONE_SPREAD = 0.63
 _LEVELS = np.arange(256, dtype=np.float32)
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
 def even_exposure(crop: np.ndarray) -> np.ndarray:
@@ -125,12 +130,33 @@ def even_exposure(crop: np.ndarray) -> np.ndarray:
     a dim room (gamma 1.8) partly. Training and the chain both apply it (manifest
     `preprocess.exposure`), so the models never see anything else.
     """
-    size = crop.shape[0]
-    inner = crop[size // 4: size - size // 4, size // 4: size - size // 4]  # inside the Haar box
-    median = float(np.median(inner @ np.array([0.299, 0.587, 0.114], np.float32))) / 255.0
+    median = float(np.median(face_centre(crop) @ _LUMA)) / 255.0
     gain = float(np.clip(EXPOSURE_TARGET / max(median, 1e-3), 1 / 3, 3.0))
     table = np.clip(np.round(_LEVELS * gain), 0, 255).astype(np.uint8)
     return cv2.LUT(np.ascontiguousarray(crop), table)
+
+
+def tone_exposure(crop: np.ndarray) -> np.ndarray:
+    """The crop with the face centre's log brightness brought to a fixed median and spread.
+
+    A gain and a gamma are both straight lines in log brightness, so this undoes an exposure change
+    and a dim room's tone curve alike (up to 8-bit rounding and noise), where `even_exposure` undoes
+    only the gain; the price is that a face's own contrast is evened too.
+    """
+    low, median, high = np.percentile(np.log(np.maximum(face_centre(crop) @ _LUMA, 1.0) / 255.0), (10, 50, 90))
+    power = float(np.clip(TONE_SPREAD / max(high - low, 1e-3), 0.5, 2.0))
+    levels = np.log(np.maximum(_LEVELS, 0.5) / 255.0)
+    table = np.clip(np.round(255.0 * np.exp(np.log(EXPOSURE_TARGET) + power * (levels - median))), 0, 255)
+    return cv2.LUT(np.ascontiguousarray(crop), table.astype(np.uint8))
+
+
+def face_centre(crop: np.ndarray) -> np.ndarray:
+    """The middle half of a face crop: inside the Haar box, so skin and features, not background."""
+    size = crop.shape[0]
+    return crop[size // 4: size - size // 4, size // 4: size - size // 4]
+
+
+EXPOSURES = {"none": lambda crop: crop, "even": even_exposure, "tone": tone_exposure}  # manifest preprocess.exposure
 
 
 def normalise(crops: np.ndarray, mean, std) -> np.ndarray:
@@ -256,8 +282,7 @@ class Chain:
     def inputs(self, crops: list[np.ndarray]) -> list[np.ndarray]:
         """The model inputs for crops of one face: exposure evened, and each crop's mirror image."""
         m = self.manifest
-        if m.exposure == "even":
-            crops = [even_exposure(c) for c in crops]
+        crops = [EXPOSURES[m.exposure](c) for c in crops]
         if m.mirror:  # a face and its mirror image get the same verdict, and noise averages out
             crops = [v for c in crops for v in (c, c[:, ::-1])]
         return [normalise(c[None], m.mean, m.std) for c in crops]

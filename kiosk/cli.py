@@ -109,9 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extra-margins", type=_margins, default=None,
                    help="more crops per face, cut around the same box with these margins (comma-separated, "
                         "e.g. 0.32; 'none' for none) and averaged (default: as the manifest says)")
-    p.add_argument("--exposure", choices=("even", "none"), default=None,
-                   help="bring each face to one brightness before the models (even) or not (default: as the "
-                        "manifest says)")
+    p.add_argument("--exposure", choices=("even", "tone", "none"), default=None,  # kiosk.chain.EXPOSURES
+                   help="bring each face to one brightness (even), or to one brightness and contrast (tone), "
+                        "before the models, or neither (default: as the manifest says)")
     p.add_argument("--gender-from", choices=("all", "plain"), default=None,  # kiosk.chain.GENDER_FROM
                    help="the gender from every crop and mirror image (all) or from each face's first crop "
                         "only (plain: one gender-model run a face; default: as the manifest says)")
@@ -191,9 +191,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also picks the validation photos held out (default: %(default)s)")
     p.add_argument("--frozen-blocks", type=int, default=d.frozen_blocks,
                    help="MobileNetV2 blocks kept at ImageNet weights (default: %(default)s)")
-    p.add_argument("--exposure", choices=("even", "none"), default=d.exposure,
-                   help="bring each face to one brightness before the models, in training and service "
-                        "(default: %(default)s)")
+    p.add_argument("--exposure", choices=("even", "tone", "none"), default=d.exposure,
+                   help="bring each face to one brightness (even), or to one brightness and contrast "
+                        "(tone: undoes a dim room's tone curve too), before the models, in training and "
+                        "service (default: %(default)s)")
     p.add_argument("--calibration-slope", type=float, default=d.calibration_slope,
                    help="displayed score vs human rating on the validation split (default: %(default)s)")
     p.add_argument("--rank-shares", type=_rank_shares, default=d.rank_shares,

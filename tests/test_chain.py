@@ -168,6 +168,26 @@ def test_even_exposure_undoes_an_exposure_change_and_part_of_a_gamma_change(astr
     assert mean_difference(even_exposure(dim), even) < 0.7 * mean_difference(dim, astronaut_crop)
 
 
+def test_tone_exposure_undoes_an_exposure_change_and_a_gamma_change_alike(astronaut_crop, tmp_path):
+    from kiosk.chain import even_exposure, tone_exposure
+
+    def mean_difference(a, b):
+        return float(np.abs(a.astype(float) - b.astype(float)).mean())
+
+    levels = astronaut_crop.astype(np.float32) / 255
+    tone = tone_exposure(astronaut_crop)
+    for changed in (np.round(255 * levels ** 1.8), np.round(255 * levels * 0.5),
+                    np.round(255 * (levels * 0.7) ** 1.4)):  # a dim room, a backlit face, both
+        changed = changed.astype(np.uint8)
+        assert mean_difference(tone_exposure(changed), tone) < 2  # 8-bit rounding in the dark parts
+    dim = np.round(255 * levels ** 1.8).astype(np.uint8)
+    assert mean_difference(tone_exposure(dim), tone) < 0.1 * mean_difference(even_exposure(dim), even_exposure(astronaut_crop))
+    # the chain takes it from the manifest, and an unknown step is named with the allowed ones
+    assert with_manifest(tmp_path / "tone", exposure="tone").manifest.exposure == "tone"
+    with pytest.raises(ModelError, match="preprocess.exposure must be one of none, even, tone, not 'gamma'"):
+        with_manifest(tmp_path / "gamma", exposure="gamma")
+
+
 def test_a_gender_tie_is_unsure_and_uses_both_genders(chain):
     from kiosk.chain import UNSURE, gender_of
 

@@ -467,3 +467,14 @@ def test_an_ensemble_in_one_file_averages_its_members_and_comes_back_from_its_fl
     assert {n.split("/")[0] for n, t in convs.items() if t == np.float32} == {f"float{i}" for i in range(7)}
     assert any(n.startswith("member1_block") for n in convs)
     assert all(t == np.int8 for n, t in convs.items() if not n.startswith("float"))
+
+
+def test_training_applies_each_exposure_step_as_the_chain_does(astronaut_bgr):
+    from kiosk.chain import EXPOSURES
+    from kiosk.training.train import exposure_step
+
+    crops = np.stack([cv2.resize(astronaut_bgr[:300, 100:400], (64, 64)), cv2.resize(astronaut_bgr[:200, :200], (64, 64))])
+    for name, step in EXPOSURES.items():
+        trained = exposure_step(name)(crops)
+        assert all(np.array_equal(t, step(c)) for t, c in zip(trained, crops)), name
+    assert not np.array_equal(exposure_step("tone")(crops), exposure_step("even")(crops))

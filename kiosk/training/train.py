@@ -26,7 +26,7 @@ import numpy as np
 
 import cv2
 
-from ..chain import GENDERS, even_exposure, normalise
+from ..chain import EXPOSURES, GENDERS, normalise
 from ..config import Config
 from ..faces import FaceBox, FaceDetector, crop_box, crop_face, largest_face_crop
 from ..photo import PhotoError, read_photo
@@ -291,7 +291,7 @@ def exposure_step(exposure: str):
     """The manifest's `preprocess.exposure` as a function of a batch of crops (the chain does the same)."""
     if exposure == "none":
         return lambda crops: crops
-    return lambda crops: np.stack([even_exposure(c) for c in crops])
+    return lambda crops: np.stack([EXPOSURES[exposure](c) for c in crops])
 
 
 def ensemble_outputs(cache, genders, scores, settings: TrainSettings, device):
