@@ -120,6 +120,7 @@ EXPOSURE_TARGET = 0.67  # face centre median brightness after `even_exposure` (S
 # every face to: the median over a quarter of the SCUT training crops (their 10th..90th: 0.37..1.32).
 TONE_SPREAD = 0.63
 _LEVELS = np.arange(256, dtype=np.float32)
+_LOG_LEVELS = np.log(np.maximum(_LEVELS, 0.5) / 255.0)  # 0 taken as half a level: finite
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
@@ -145,8 +146,7 @@ def tone_exposure(crop: np.ndarray) -> np.ndarray:
     """
     low, median, high = np.percentile(np.log(np.maximum(face_centre(crop) @ _LUMA, 1.0) / 255.0), (10, 50, 90))
     power = float(np.clip(TONE_SPREAD / max(high - low, 1e-3), 0.5, 2.0))
-    levels = np.log(np.maximum(_LEVELS, 0.5) / 255.0)
-    table = np.clip(np.round(255.0 * np.exp(np.log(EXPOSURE_TARGET) + power * (levels - median))), 0, 255)
+    table = np.clip(np.round(255.0 * np.exp(np.log(EXPOSURE_TARGET) + power * (_LOG_LEVELS - median))), 0, 255)
     return cv2.LUT(np.ascontiguousarray(crop), table.astype(np.uint8))
 
 

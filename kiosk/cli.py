@@ -11,7 +11,7 @@ from pathlib import Path
 from . import config as config_module
 from .errors import KioskError, one_line
 from .texts import LANGUAGES
-from .training.settings import INPUT_SIZES, PRECISIONS, TrainSettings, parse_rank_shares
+from .training.settings import EXPOSURE_STEPS, INPUT_SIZES, PRECISIONS, TrainSettings, parse_rank_shares
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extra-margins", type=_margins, default=None,
                    help="more crops per face, cut around the same box with these margins (comma-separated, "
                         "e.g. 0.32; 'none' for none) and averaged (default: as the manifest says)")
-    p.add_argument("--exposure", choices=("even", "tone", "none"), default=None,  # kiosk.chain.EXPOSURES
+    p.add_argument("--exposure", choices=EXPOSURE_STEPS, default=None,
                    help="bring each face to one brightness (even), or to one brightness and contrast (tone), "
                         "before the models, or neither (default: as the manifest says)")
     p.add_argument("--gender-from", choices=("all", "plain"), default=None,  # kiosk.chain.GENDER_FROM
@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also picks the validation photos held out (default: %(default)s)")
     p.add_argument("--frozen-blocks", type=int, default=d.frozen_blocks,
                    help="MobileNetV2 blocks kept at ImageNet weights (default: %(default)s)")
-    p.add_argument("--exposure", choices=("even", "tone", "none"), default=d.exposure,
+    p.add_argument("--exposure", choices=EXPOSURE_STEPS, default=d.exposure,
                    help="bring each face to one brightness (even), or to one brightness and contrast "
                         "(tone: undoes a dim room's tone curve too), before the models, in training and "
                         "service (default: %(default)s)")

@@ -154,11 +154,12 @@ def test_mirror_averaging_gives_a_face_and_its_mirror_image_the_same_verdict(tmp
     assert (p1 > 0.5) == (p2 > 0.5) and s1 == s2
 
 
+def mean_difference(a, b):
+    return float(np.abs(a.astype(float) - b.astype(float)).mean())
+
+
 def test_even_exposure_undoes_an_exposure_change_and_part_of_a_gamma_change(astronaut_crop):
     from kiosk.chain import even_exposure
-
-    def mean_difference(a, b):
-        return float(np.abs(a.astype(float) - b.astype(float)).mean())
 
     levels = astronaut_crop.astype(np.float32) / 255
     dim = np.round(255 * levels ** 1.8).astype(np.uint8)
@@ -170,9 +171,6 @@ def test_even_exposure_undoes_an_exposure_change_and_part_of_a_gamma_change(astr
 
 def test_tone_exposure_undoes_an_exposure_change_and_a_gamma_change_alike(astronaut_crop, tmp_path):
     from kiosk.chain import even_exposure, tone_exposure
-
-    def mean_difference(a, b):
-        return float(np.abs(a.astype(float) - b.astype(float)).mean())
 
     levels = astronaut_crop.astype(np.float32) / 255
     tone = tone_exposure(astronaut_crop)

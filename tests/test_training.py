@@ -471,7 +471,10 @@ def test_an_ensemble_in_one_file_averages_its_members_and_comes_back_from_its_fl
 
 def test_training_applies_each_exposure_step_as_the_chain_does(astronaut_bgr):
     from kiosk.chain import EXPOSURES
+    from kiosk.training.settings import EXPOSURE_STEPS
     from kiosk.training.train import exposure_step
+
+    assert set(EXPOSURE_STEPS) == set(EXPOSURES)  # the CLI offers every step the chain knows
 
     crops = np.stack([cv2.resize(astronaut_bgr[:300, 100:400], (64, 64)), cv2.resize(astronaut_bgr[:200, :200], (64, 64))])
     for name, step in EXPOSURES.items():

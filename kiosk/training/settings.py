@@ -23,6 +23,8 @@ SHARE_LIMITS = (0.05, 0.40)  # each rank's share (issue 10): no verdict vanishes
 INPUT_SIZES = (128, 160, 192, 224, 256)
 # int8; "mixed": int8 but the frozen blocks float32; float: float32 (the chain runs any of them)
 PRECISIONS = ("int8", "mixed", "float")
+# the names of kiosk.chain.EXPOSURES, spelled out so the CLI starts without OpenCV
+EXPOSURE_STEPS = ("even", "tone", "none")
 
 
 def parse_rank_shares(text: str) -> tuple[float, ...]:

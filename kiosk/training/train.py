@@ -289,8 +289,6 @@ def fit_verdict_scale(folder: Path, config: Config, train: Faces, val: Faces | N
 
 def exposure_step(exposure: str):
     """The manifest's `preprocess.exposure` as a function of a batch of crops (the chain does the same)."""
-    if exposure == "none":
-        return lambda crops: crops
     return lambda crops: np.stack([EXPOSURES[exposure](c) for c in crops])
 
 
