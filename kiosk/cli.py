@@ -189,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "float32; a float32 copy always goes to OUT/float)")
     p.add_argument("--seed", type=int, default=d.seed,
                    help="also picks the validation photos held out (default: %(default)s)")
+    p.add_argument("--draw", type=int, default=d.draw,
+                   help="another draw of the same recipe on the same validation split: other initial heads, "
+                        "random versions and batch order (default: %(default)s, the seed's own)")
     p.add_argument("--frozen-blocks", type=int, default=d.frozen_blocks,
                    help="MobileNetV2 blocks kept at ImageNet weights (default: %(default)s)")
     p.add_argument("--exposure", choices=EXPOSURE_STEPS, default=d.exposure,
@@ -246,7 +249,7 @@ def _train(args, config) -> int:
 
     train(TrainSettings(data=args.data, out=args.out or config.models_dir, epochs=args.epochs, copies=args.copies,
                         limit=args.limit, val_fraction=args.val_fraction, precision=args.precision,
-                        seed=args.seed, frozen_blocks=args.frozen_blocks, exposure=args.exposure,
+                        seed=args.seed, draw=args.draw, frozen_blocks=args.frozen_blocks, exposure=args.exposure,
                         calibration_slope=args.calibration_slope, consistency=args.consistency,
                         rank_shares=args.rank_shares, input_size=args.input_size, device=args.device,
                         teachers=args.teachers, distill=args.distill, export=not args.checkpoint_only,

@@ -66,10 +66,11 @@ def test_split_is_stable_stratified_and_disjoint(seed_layout):
 def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, astronaut_bgr):
     out = tmp_path / "models"
     code = main(["train", str(seed_layout), "--out", str(out), "--epochs", "1", "--copies", "3",
-                 "--val-fraction", "0.5", "--consistency", "1", "--input-size", "160", "--bins", "0"])
+                 "--val-fraction", "0.5", "--consistency", "1", "--input-size", "160", "--bins", "0",
+                 "--draw", "1"])
     assert code == 0
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["training"]["consistency"] == 1.0
+    assert manifest["training"]["consistency"] == 1.0 and manifest["training"]["draw"] == 1
     assert manifest["training"]["train_faces"] == 10 and manifest["preprocess"]["input_size"] == 160
     chain = Chain(out, Config().wording.rank_texts)  # hashes checked, interpreters allocated, 160x160 inputs
     crop = cv2.resize(astronaut_bgr, (160, 160))[:, :, ::-1]
@@ -481,3 +482,21 @@ def test_training_applies_each_exposure_step_as_the_chain_does(astronaut_bgr):
         trained = exposure_step(name)(crops)
         assert all(np.array_equal(t, step(c)) for t, c in zip(trained, crops)), name
     assert not np.array_equal(exposure_step("tone")(crops), exposure_step("even")(crops))
+
+
+def test_a_draw_reseeds_the_run_apart_from_every_seed():
+    from kiosk.training.settings import TrainSettings
+    from kiosk.training.train import run_seed
+
+    def seed_of(seed, draw):
+        return run_seed(TrainSettings(Path(), Path(), seed=seed, draw=draw))
+
+    # Draw 0 is the seed itself, so every run made before draws existed comes out the same again.
+    assert seed_of(0, 0) == 0 and seed_of(3, 0) == 3
+    draws = {seed_of(0, d) for d in range(1, 6)} | {seed_of(1, 1)}
+    assert len(draws) == 6 and not draws & {0, 1, 2, 3, 4, 5} and seed_of(0, 1) == seed_of(0, 1)
+
+
+def test_a_negative_draw_is_refused_before_training(seed_layout, tmp_path, capsys):
+    assert main(["train", str(seed_layout), "--out", str(tmp_path / "m"), "--draw", "-1"]) != 0
+    assert "--draw -1" in capsys.readouterr().err

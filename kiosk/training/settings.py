@@ -65,6 +65,9 @@ class TrainSettings:
     limit: int = 0  # use only this many photos (smoke tests)
     precision: str = "mixed"  # of the shipped models (PRECISIONS); a float32 copy always goes to <out>/float/
     seed: int = 0
+    # another draw of the same recipe on the same split (`run_seed`): the networks' initial heads, the
+    # versions' random changes and the batches' order; 0 = the seed's own, as every run before it
+    draw: int = 0
     frozen_blocks: int = FROZEN_BLOCKS  # blocks 0..N-1 keep ImageNet weights and are cached
     mirror: bool = True  # the chain averages each crop with its mirror image (manifest preprocess.mirror)
     # displayed score vs human rating on the validation split: 0.9 unsqueezes the scores at no cost in

@@ -146,6 +146,8 @@ def training_device(torch, choice: str):
 
 def train(settings: TrainSettings, config: Config) -> Path:
     samples = load_samples(settings.data)  # a wrong folder is said before the long imports
+    if settings.draw < 0:
+        raise KioskError(f"--draw {settings.draw}: a draw is a count from 0 (0 = the seed's own)")
     if settings.teachers < 0 or not 0 <= settings.distill <= 1:
         raise KioskError(f"--teachers {settings.teachers} --distill {settings.distill}: teachers is a count "
                          "(0 = none) and distill a share from 0 to 1")
@@ -163,8 +165,9 @@ def train(settings: TrainSettings, config: Config) -> Path:
     from .backbone import IMAGENET_MEAN, IMAGENET_STD
 
     device = training_device(torch, settings.device)
-    torch.manual_seed(settings.seed)
-    rng = np.random.default_rng(settings.seed)
+    start = run_seed(settings)
+    torch.manual_seed(start)
+    rng = np.random.default_rng(start)
     started = time.time()
     if settings.limit:
         samples = samples[:settings.limit]
@@ -176,7 +179,7 @@ def train(settings: TrainSettings, config: Config) -> Path:
     faces = face_crops(train_set, config, size)
     train_set, margin = faces.samples, config.detection.crop_margin
     exposed = exposure_step(settings.exposure)
-    net = fresh_net(settings, device, settings.seed)
+    net = fresh_net(settings, device, start)
     net.frozen.eval()
 
     def frozen_features(batch_crops: np.ndarray) -> torch.Tensor:
@@ -199,9 +202,9 @@ def train(settings: TrainSettings, config: Config) -> Path:
     nets = []
     for k, weight in enumerate(settings.bins):
         if k:  # each further network starts as a run of its own would: the seed's initial weights
-            net = fresh_net(settings, device, settings.seed)
+            net = fresh_net(settings, device, start)
             if settings.teachers:
-                torch.manual_seed(settings.seed)  # where `ensemble_outputs` leaves it
+                torch.manual_seed(start)  # where `ensemble_outputs` leaves it
         if len(settings.bins) > 1:
             log(f"network {k + 1}/{len(settings.bins)} (bins weight {weight:g})")
         fit_tail(net, cache, genders, scores, settings, teacher, weight)
@@ -219,7 +222,8 @@ def train(settings: TrainSettings, config: Config) -> Path:
         "rank_boundaries": {g: [1.8, 2.6, 3.4, 4.2] for g in GENDERS},  # until fit_verdict_scale
         "training": {"data": str(settings.data), "photos": len(samples), "train_faces": len(train_set),
                      "validation_photos": len(val_set), "val_fraction": settings.val_fraction,
-                     "seed": settings.seed, "frozen_blocks": settings.frozen_blocks, "epochs": settings.epochs,
+                     "seed": settings.seed, "draw": settings.draw, "frozen_blocks": settings.frozen_blocks,
+                     "epochs": settings.epochs,
                      "copies": settings.copies, "consistency": settings.consistency,
                      "teachers": settings.teachers, "distill": settings.distill if settings.teachers else 0.0,
                      "weight_decay": settings.weight_decay, "dropout": settings.dropout, "l1": settings.l1,
@@ -300,12 +304,21 @@ def ensemble_outputs(cache, genders, scores, settings: TrainSettings, device):
     total = None
     for k in range(settings.teachers):
         log(f"teacher {k + 1}/{settings.teachers}")
-        teacher = fresh_net(settings, device, settings.seed * 1000 + k + 1)
+        teacher = fresh_net(settings, device, run_seed(settings) * 1000 + k + 1)
         fit_tail(teacher, cache, genders, scores, settings, bins=settings.bins[0])
         out = tail_outputs(teacher, cache)
         total = out if total is None else total + out
-    torch.manual_seed(settings.seed)
+    torch.manual_seed(run_seed(settings))
     return total / settings.teachers
+
+
+def run_seed(settings: TrainSettings) -> int:
+    """What seeds the run's randomness (initial heads, versions, batch order): the seed itself for draw 0,
+    so earlier runs reproduce, else one number from (seed, draw). The split stays the seed's alone, so
+    draws of a recipe are measured on the same validation photos and can be refit or averaged together."""
+    if settings.draw == 0:
+        return settings.seed
+    return int(np.random.SeedSequence([settings.seed, settings.draw]).generate_state(1)[0])
 
 
 def fresh_net(settings: TrainSettings, device, seed: int):
