@@ -88,7 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("average", help="average training runs of the same split into one network (their weights: one "
                                 "network's cost) or one model file (their outputs: --of outputs), then export it")
     p.add_argument("data", type=Path, help="the training data the runs were trained on (same split)")
-    p.add_argument("runs", type=Path, nargs="+", help="folders written by `kiosk train --out` (with checkpoint.pt)")
+    p.add_argument("runs", nargs="+", help="folders written by `kiosk train --out` (with checkpoint.pt); "
+                   "FOLDER:N for network N (from 1) of a run that trained several")
     p.add_argument("--out", type=Path, required=True, help="where to write the averaged models")
     p.add_argument("--precision", choices=PRECISIONS, default=TrainSettings.precision)
     p.add_argument("--of", choices=("weights", "outputs"), default="weights",

@@ -120,7 +120,18 @@ def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, a
     assert main(["export", str(seed_layout), "--out", str(ensemble), "--precision", "float"]) == 0  # its checkpoint
     capsys.readouterr()
     assert main(["average", str(seed_layout), str(ensemble), str(out), "--out", str(soup)]) != 0
-    assert "already an ensemble" in capsys.readouterr().err
+    assert f"{ensemble} holds 2 networks" in capsys.readouterr().err
+    assert main(["average", str(seed_layout), f"{ensemble}:3", str(out), "--out", str(soup)]) != 0
+    assert "holds networks 1..2" in capsys.readouterr().err
+    # One network of a run that holds several, paired with another run: the member is the network it was.
+    pair = tmp_path / "pair"
+    assert main(["average", str(seed_layout), f"{ensemble}:2", str(out), "--out", str(pair), "--of", "outputs"]) == 0
+    paired = json.loads((pair / "manifest.json").read_text())["training"]["ensemble"]
+    assert [a["run"] for a in paired] == [f"{ensemble}:2", str(out)] and paired[0]["training"]["draw"] == 1
+    # (here the ensemble's own two networks again, so the pair reads as the ensemble does)
+    whole = Chain(ensemble / "float", Config().wording.rank_texts).score(np.ascontiguousarray(crop))
+    again = Chain(pair / "float", Config().wording.rank_texts).score(np.ascontiguousarray(crop))
+    assert again.score == pytest.approx(whole.score, abs=1e-3) and again.p_woman == pytest.approx(whole.p_woman, abs=1e-4)
     stranger = json.loads((partner / "manifest.json").read_text())
     stranger["training"]["seed"] = 1  # it held out other photos: it has trained on this run's validation ones
     (partner / "manifest.json").write_text(json.dumps(stranger))

@@ -91,20 +91,50 @@ def outputs_averaged(training: dict, states: list[dict]):
     return net.eval()
 
 
-def average_runs(runs: list[Path], out: Path, data: Path, precision: str, config: Config,
+def run_and_network(text: str) -> tuple[Path, int | None]:
+    """A run as `kiosk average` names it: FOLDER, or FOLDER:N for network N (from 1) of a run that holds
+    several (`kiosk train --bins 0,0.2` or an earlier `--of outputs`)."""
+    folder, colon, number = text.rpartition(":")
+    if colon and number.isdigit() and folder:
+        return Path(folder), int(number)
+    return Path(text), None
+
+
+def one_network(name: str, saved: dict, number: int | None) -> dict:
+    """`saved` (a checkpoint) as one network: as it is, or its network `number`, with that network's
+    recipe as its manifest's `training`."""
+    t = saved["manifest"]["training"]
+    members = t.get("ensemble", ())
+    if number is None:
+        if members:
+            raise KioskError(f"average: {name} holds {len(members)} networks; give the runs it was made of, "
+                             f"or one of its networks as {name}:1..{len(members)}")
+        return saved
+    if not 1 <= number <= len(members):
+        raise KioskError(f"average: {name}:{number}: {name} holds "
+                         + (f"networks 1..{len(members)}" if members else "one network; name it without :N"))
+    from .backbone import network
+
+    whole = network(t)
+    whole.load_state_dict(saved["state"])
+    training = dict(members[number - 1]["training"], data=t.get("data"), date=members[number - 1]["date"])
+    return {"state": whole.member(number - 1).state_dict(), "manifest": dict(saved["manifest"], training=training)}
+
+
+def average_runs(runs: list[str], out: Path, data: Path, precision: str, config: Config,
                  of: str = "weights") -> Path:
     torch = training_stack()
     from .backbone import network
 
     if len(runs) < 2:
         raise KioskError("average: give at least two training runs' folders")
-    saved = [load_checkpoint(run, "average the folders `kiosk train --out` wrote") for run in runs]
+    named = [run_and_network(run) for run in runs]
+    saved = [one_network(name, load_checkpoint(folder, "average the folders `kiosk train --out` wrote"), number)
+             for name, (folder, number) in zip(runs, named)]
     first = saved[0]["manifest"]
     for run, s in zip(runs[1:], saved[1:]):
         same_photos_and_input(run, s["manifest"], first["preprocess"], first["training"],
                               ("input_size", "mean", "std", "exposure"))
-    if any(s["manifest"]["training"].get("ensemble") for s in saved):
-        raise KioskError("average: one of the runs is already an ensemble; give the runs it was made of")
     frozen = min(s["manifest"]["training"]["frozen_blocks"] for s in saved)
     # each member of an ensemble keeps its own recipe: how to train it again
     runs_used = [run_record(str(run), s["manifest"]["training"], recipe=of == "outputs") for run, s in zip(runs, saved)]
