@@ -201,7 +201,7 @@ def train(settings: TrainSettings, config: Config) -> Path:
     teacher = ensemble_outputs(cache, genders, scores, settings, device) if settings.teachers else None
     nets = []
     for k, weight in enumerate(settings.bins):
-        if k:  # each further network starts as a run of its own would: the seed's initial weights
+        if k:  # each further network starts as a run of its own would: the draw's initial weights
             net = fresh_net(settings, device, start)
             if settings.teachers:
                 torch.manual_seed(start)  # where `ensemble_outputs` leaves it
@@ -223,8 +223,7 @@ def train(settings: TrainSettings, config: Config) -> Path:
         "training": {"data": str(settings.data), "photos": len(samples), "train_faces": len(train_set),
                      "validation_photos": len(val_set), "val_fraction": settings.val_fraction,
                      "seed": settings.seed, "draw": settings.draw, "frozen_blocks": settings.frozen_blocks,
-                     "epochs": settings.epochs,
-                     "copies": settings.copies, "consistency": settings.consistency,
+                     "epochs": settings.epochs, "copies": settings.copies, "consistency": settings.consistency,
                      "teachers": settings.teachers, "distill": settings.distill if settings.teachers else 0.0,
                      "weight_decay": settings.weight_decay, "dropout": settings.dropout, "l1": settings.l1,
                      "mixup": settings.mixup, "bins": settings.bins[0],
@@ -301,14 +300,14 @@ def ensemble_outputs(cache, genders, scores, settings: TrainSettings, device):
     mean outputs [gender logit, man, woman] on every cached version: [copies, N, 3]."""
     import torch
 
-    total = None
+    total, start = None, run_seed(settings)
     for k in range(settings.teachers):
         log(f"teacher {k + 1}/{settings.teachers}")
-        teacher = fresh_net(settings, device, run_seed(settings) * 1000 + k + 1)
+        teacher = fresh_net(settings, device, start * 1000 + k + 1)
         fit_tail(teacher, cache, genders, scores, settings, bins=settings.bins[0])
         out = tail_outputs(teacher, cache)
         total = out if total is None else total + out
-    torch.manual_seed(run_seed(settings))
+    torch.manual_seed(start)
     return total / settings.teachers
 
 
