@@ -73,7 +73,9 @@ class TrainSettings:
     # displayed score vs human rating on the validation split: 0.9 unsqueezes the scores at no cost in
     # MAE; 1 (the raters' scale) costs about 0.02 of MAE (models/README.md)
     calibration_slope: float = 0.9
-    exposure: str = "even"  # "even": every crop's face brought to one brightness (kiosk.chain.even_exposure)
+    # "tone": every crop's face brought to one brightness and contrast (kiosk.chain.tone_exposure), which
+    # undoes a dim room's tone curve as well; the shipped file's step since 2026-12-07 (models/README.md)
+    exposure: str = "tone"
     # weight of the squared difference between the outputs for two random versions of the same photo
     # (each step sees each photo twice): 0 = off, each step one version per photo
     consistency: float = 0.0
