@@ -97,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "tail on the frozen blocks they share, outputs averaged (costs a tail per run)")
     p.set_defaults(run=_average)
 
+    p = command("pairs", help="score every network of the runs on the validation photos and rank each pair "
+                              "of them on half A (which two to ship in one file with `average --of outputs`)")
+    p.add_argument("data", type=Path, help="the training data the runs were trained on (same split)")
+    p.add_argument("runs", nargs="+", help="folders written by `kiosk train --out` (with checkpoint.pt): each "
+                   "of a folder's networks, or FOLDER:N for network N (from 1) alone")
+    p.set_defaults(run=_pairs)
+
     p = command("refit", help="fit a models folder's rank boundaries and displayed-score calibration again "
                               "(no checkpoint needed; the model files stay as they are)")
     p.add_argument("data", type=Path, help="the training data the models were trained on (same split)")
@@ -133,9 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("eval", help="measure the shipped models on labelled photos")
     p.add_argument("data", type=Path, help="folder with labels.txt + images/, or man/1..5 + woman/1..5")
-    p.add_argument("--subset", choices=("val", "all", "train"), default="val",
-                   help="val: the validation split recorded in the manifest (default); all: every photo; "
-                        "train: the photos the models were trained on (offsets, not accuracy)")
+    p.add_argument("--subset", choices=("val", "val-a", "val-b", "all", "train"), default="val",
+                   help="val: the validation split recorded in the manifest (default); val-a / val-b: its "
+                        "even / odd positions (`kiosk pairs` picks on val-a; judge the pick on val-b); all: "
+                        "every photo; train: the photos the models were trained on (offsets, not accuracy)")
     p.add_argument("--grey", action="store_true", help="score greyscale copies (old black-and-white portraits)")
     p.add_argument("--no-variants", action="store_true",
                    help="skip the stability measures (altered copies, bad light, the float32 copy): 9x faster")
@@ -433,6 +441,13 @@ def _average(args, config) -> int:
     from .training.average import average_runs
 
     print(average_runs(args.runs, args.out, args.data, args.precision, config, args.of))
+    return 0
+
+
+def _pairs(args, config) -> int:
+    from .training.pairs import pair_report
+
+    print(pair_report(args.runs, args.data, config))
     return 0
 
 

@@ -15,17 +15,19 @@ from .scoring import PhotoScorer
 from .chain import GENDERS
 from .faces import FaceStatus
 from .photo import PhotoError, read_photo
-from .training.dataset import Sample, load_samples, split
+from .training.dataset import Sample, half, load_samples, split
 
 
 def select(data: Path, subset: str, manifest_training: dict) -> list[Sample]:
-    """The photos to evaluate: the validation split the models were trained with, all of them, or the
-    ones they were trained on (`train`: to tell an offset the models learned from one the validation
+    """The photos to evaluate: the validation split the models were trained with (or half of it), all
+    of them, or the ones they were trained on (`train`: to tell an offset the models learned from one the validation
     photos happen to have, never as a measure of accuracy)."""
     samples = load_samples(data)
     if subset == "all":
         return samples
     train, val = split(samples, manifest_training.get("val_fraction", 0.15), manifest_training.get("seed", 0))
+    if subset.startswith("val-"):  # val-a / val-b: where `kiosk pairs` picks, and where the pick is judged
+        return half(val, subset[len("val-"):])
     return train if subset == "train" else val
 
 

@@ -511,3 +511,52 @@ def test_a_draw_reseeds_the_run_apart_from_every_seed():
 def test_a_negative_draw_is_refused_before_training(seed_layout, tmp_path, capsys):
     assert main(["train", str(seed_layout), "--out", str(tmp_path / "m"), "--draw", "-1"]) != 0
     assert "--draw -1" in capsys.readouterr().err
+
+
+def test_the_validation_halves_alternate_through_the_split(seed_layout):
+    from kiosk.evaluation import select
+
+    training = {"val_fraction": 0.5, "seed": 0}
+    val = select(seed_layout, "val", training)
+    a, b = select(seed_layout, "val-a", training), select(seed_layout, "val-b", training)
+    assert len(val) == 10 and a == val[0::2] and b == val[1::2]  # the split's order: its groups in turn
+    assert {s.path for s in a}.isdisjoint(s.path for s in b)
+    assert {s.gender for s in a} == {s.gender for s in b} == {0, 1}
+
+
+def test_pair_measures_read_each_faces_own_gender_and_do_not_guess_a_zero_logit():
+    from kiosk.training.pairs import measures
+
+    human = np.array([1.0, 2.0, 3.0, 4.0])
+    gender = np.array([0, 1, 0, 1])
+    # [gender logit, man score, woman score]: the other gender's score is noise that must not count
+    output = np.array([[-2.0, 1.1, 9.0], [0.0, -5.0, 2.2], [-1.0, 2.9, 0.0], [3.0, 7.0, 3.8]])
+    r, gender_ok = measures(output, human, gender)
+    assert r == pytest.approx(np.corrcoef([1.1, 2.2, 2.9, 3.8], human)[0, 1])
+    assert gender_ok == 0.75  # the exact 0 is not a woman
+
+
+def test_pairs_ranks_every_pair_of_the_runs_networks_on_half_a(seed_layout, tmp_path, capsys):
+    import torch
+
+    quick = ["--epochs", "1", "--copies", "2", "--val-fraction", "0.5", "--input-size", "128"]
+    run = tmp_path / "run"
+    assert main(["train", str(seed_layout), "--out", str(run), *quick, "--checkpoint-only"]) == 0  # two networks
+    capsys.readouterr()
+    assert main(["pairs", str(seed_layout), str(run)]) == 0
+    out = capsys.readouterr().out
+    assert "validation faces: 10 (half A 5, half B 5)" in out
+    assert f"{run}:1  half A: r" in out and f"{run}:2  half A: r" in out
+    assert out.count(" + ") == 1 and f"{run}:1 + {run}:2  half A: r" in out
+
+    assert main(["pairs", str(seed_layout), f"{run}:2", f"{run}:2"]) == 2  # one network named twice: no pair
+    assert "at least two networks" in capsys.readouterr().err
+    assert main(["pairs", str(seed_layout), f"{run}:3", str(run)]) == 2
+    assert "holds networks 1..2" in capsys.readouterr().err
+
+    saved = torch.load(run / "checkpoint.pt", map_location="cpu")
+    saved["manifest"]["training"]["seed"] = 1  # a run of another split: it trained on these photos
+    (tmp_path / "other").mkdir()
+    torch.save(saved, tmp_path / "other" / "checkpoint.pt")
+    assert main(["pairs", str(seed_layout), str(run), str(tmp_path / "other")]) == 2
+    assert "has seen this folder's validation photos" in capsys.readouterr().err

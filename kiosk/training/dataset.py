@@ -71,3 +71,13 @@ def split(samples: list[Sample], val_fraction: float, seed: int = 0) -> tuple[li
         val += members[:cut]
         train += members[cut:]
     return train, val
+
+
+HALVES = ("a", "b")
+
+
+def half(val: list[Sample], which: str) -> list[Sample]:
+    """Half of a validation split: "a" its even positions, "b" its odd ones. `split` lists each group's
+    photos in turn, so each half holds every group alike: pick among candidates on one half, and judge
+    the pick on the other, where picking cannot have flattered it."""
+    return val[HALVES.index(which)::2]

@@ -1,0 +1,114 @@
+"""`kiosk pairs`: which two networks to ship in one file, picked on half of the validation photos.
+
+Every network of the given runs scores each validation crop and its mirror image in float32, as it
+was trained (PyTorch, through its run's exposure step); each pair's mean output is then measured on
+half A of the validation split, where the pick is made, and on half B, where it is not flattered by
+the picking. The picked pair becomes a file with `kiosk average ... --of outputs`, and that file is
+judged through the booth's whole chain with `kiosk eval --subset val-b`. One pass of each network
+over the validation crops, no export: minutes where making and evaluating every pair's file would
+take hours.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+
+from ..config import Config
+from ..errors import KioskError
+from .average import run_and_network
+from .dataset import HALVES, load_samples, split
+from .train import face_crops, load_checkpoint, same_photos_and_input, training_stack
+
+BATCH = 32  # crops a forward pass: bounded memory whatever the split's size
+
+
+def networks(runs: list[str]) -> list[tuple[str, object, dict]]:
+    """(name, PyTorch network in eval mode, its run's manifest) for each network the runs name: RUN
+    stands for each of its networks (RUN:1, RUN:2 ... where it holds several), RUN:N for one."""
+    from .backbone import network
+
+    found = []
+    for text in runs:
+        folder, number = run_and_network(text)
+        saved = load_checkpoint(folder, "give the folders `kiosk train --out` wrote")
+        manifest = saved["manifest"]
+        whole = network(manifest["training"])
+        whole.load_state_dict(saved["state"])
+        whole.eval()
+        count = len(manifest["training"].get("ensemble", ()))
+        if number is not None and not 1 <= number <= max(count, 1):
+            raise KioskError(f"pairs: {text}: {folder} holds " + (f"networks 1..{count}" if count else "one network"))
+        if not count:
+            found.append((str(folder), whole, manifest))
+            continue
+        for i in [number] if number is not None else range(1, count + 1):
+            found.append((f"{folder}:{i}", whole.member(i - 1), manifest))
+    return found
+
+
+def validation_outputs(runs: list[str], data: Path, config: Config):
+    """Each network's [gender logit, man score, woman score] per validation face (crop and mirror image
+    averaged), the faces' human scores and genders, and which half ("a"/"b") each face is in."""
+    torch = training_stack()
+    from ..chain import EXPOSURES, normalise
+
+    found = networks(runs)
+    if len({name for name, _, _ in found}) < 2:
+        raise KioskError("pairs: give runs holding at least two networks between them")
+    first = found[0][2]
+    for name, _, manifest in found[1:]:  # a pair must make one file: same photos held out, same input
+        same_photos_and_input(name, manifest, first["preprocess"], first["training"],
+                              ("input_size", "mean", "std", "exposure"))
+    t, pre = first["training"], first["preprocess"]
+    _, val = split(load_samples(data), t["val_fraction"], t["seed"])
+    which = {id(s): HALVES[i % 2] for i, s in enumerate(val)}  # as `half` cuts it
+    faces = face_crops(val, config, pre["input_size"])
+    if not faces.samples:
+        raise KioskError(f"pairs: no face found in the validation photos of {data}")
+    exposed = np.stack([EXPOSURES[pre["exposure"]](c) for c in faces.crops])
+    x = torch.from_numpy(normalise(exposed, pre["mean"], pre["std"])).permute(0, 3, 1, 2).contiguous()
+    outputs = {}
+    with torch.no_grad():
+        for name, net, _ in found:
+            parts = [(net(b) + net(torch.flip(b, dims=[3]))) / 2 for b in torch.split(x, BATCH)]
+            outputs[name] = torch.cat(parts).numpy()
+    human = np.array([s.score for s in faces.samples])
+    gender = np.array([s.gender for s in faces.samples])
+    halves = np.array([which[id(s)] for s in faces.samples])
+    return outputs, human, gender, halves
+
+
+def measures(output: np.ndarray, human: np.ndarray, gender: np.ndarray) -> tuple[float, float]:
+    """Pearson r of the faces' own gender's score against the raters', and the gender accuracy (a logit
+    of exactly 0 counts as wrong, as the chain will not guess)."""
+    score = np.where(gender == 1, output[:, 2], output[:, 1])
+    called = np.where(output[:, 0] > 0, 1, np.where(output[:, 0] < 0, 0, -1))
+    return float(np.corrcoef(score, human)[0, 1]), float((called == gender).mean())
+
+
+def pair_report(runs: list[str], data: Path, config: Config) -> str:
+    """Each network, then each pair (best first by r on half A), measured on half A and half B."""
+    outputs, human, gender, halves = validation_outputs(runs, data, config)
+    parts = {h: halves == h for h in HALVES}
+    if min(p.sum() for p in parts.values()) < 3:
+        raise KioskError("pairs: too few validation faces to measure halves (at least 3 a half)")
+
+    def line(name: str, output: np.ndarray) -> str:
+        cells = []
+        for h in HALVES:
+            r, ok = measures(output[parts[h]], human[parts[h]], gender[parts[h]])
+            cells.append(f"half {h.upper()}: r {r:.4f}, gender {100 * ok:.2f}%")
+        return f"{name}  " + "  |  ".join(cells)
+
+    names = list(outputs)
+    pairs = [(a, b, (outputs[a] + outputs[b]) / 2) for a, b in itertools.combinations(names, 2)]
+    pairs.sort(key=lambda p: -measures(p[2][parts["a"]], human[parts["a"]], gender[parts["a"]])[0])
+    counts = ", ".join(f"half {h.upper()} {int(parts[h].sum())}" for h in HALVES)
+    lines = [f"validation faces: {len(human)} ({counts}); float32, each crop and its mirror image",
+             "networks:", *(line(n, outputs[n]) for n in names),
+             "pairs, best first by r on half A (pick there; judge its file with `kiosk eval --subset val-b`):",
+             *(line(f"{a} + {b}", o) for a, b, o in pairs)]
+    return "\n".join(lines)
