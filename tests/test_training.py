@@ -527,32 +527,46 @@ def test_the_validation_halves_alternate_through_the_split(seed_layout):
 def test_pair_measures_read_each_faces_own_gender_and_do_not_guess_a_zero_logit():
     from kiosk.training.pairs import measures
 
-    human = np.array([1.0, 2.0, 3.0, 4.0])
-    gender = np.array([0, 1, 0, 1])
+    human = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    gender = np.array([0, 1, 0, 1, 0])
     # [gender logit, man score, woman score]: the other gender's score is noise that must not count
-    output = np.array([[-2.0, 1.1, 9.0], [0.0, -5.0, 2.2], [-1.0, 2.9, 0.0], [3.0, 7.0, 3.8]])
+    output = np.array([[-2.0, 1.1, 9.0], [0.0, -5.0, 2.2], [-1.0, 2.9, 0.0], [3.0, 7.0, 3.8], [0.0, 5.1, -4.0]])
     r, gender_ok = measures(output, human, gender)
-    assert r == pytest.approx(np.corrcoef([1.1, 2.2, 2.9, 3.8], human)[0, 1])
-    assert gender_ok == 0.75  # the exact 0 is not a woman
+    assert r == pytest.approx(np.corrcoef([1.1, 2.2, 2.9, 3.8, 5.1], human)[0, 1])
+    assert gender_ok == 0.6  # an exact 0 is neither a woman nor a man
 
 
 def test_pairs_ranks_every_pair_of_the_runs_networks_on_half_a(seed_layout, tmp_path, capsys):
-    import torch
+    torch = pytest.importorskip("torch")
+    from kiosk.training.dataset import half
+    from kiosk.training.pairs import measures, validation_outputs
 
     quick = ["--epochs", "1", "--copies", "2", "--val-fraction", "0.5", "--input-size", "128"]
     run = tmp_path / "run"
-    assert main(["train", str(seed_layout), "--out", str(run), *quick, "--checkpoint-only"]) == 0  # two networks
+    assert main(["train", str(seed_layout), "--out", str(run), *quick, "--bins", "0,0.1,0.2",
+                 "--checkpoint-only"]) == 0  # three networks in one run
     capsys.readouterr()
     assert main(["pairs", str(seed_layout), str(run)]) == 0
     out = capsys.readouterr().out
-    assert "validation faces: 10 (half A 5, half B 5)" in out
-    assert f"{run}:1  half A: r" in out and f"{run}:2  half A: r" in out
-    assert out.count(" + ") == 1 and f"{run}:1 + {run}:2  half A: r" in out
+    assert "validation faces: 10 (half A 5, half B 5); float32, each crop and its mirror image" in out
+    assert all(f"{run}:{i}  half A: r" in out for i in (1, 2, 3))
+    pair_lines = [line for line in out.splitlines() if " + " in line]
+    assert len(pair_lines) == 3
+    half_a = [float(line.split("half A: r ")[1].split(",")[0]) for line in pair_lines]
+    assert half_a == sorted(half_a, reverse=True)  # best first
+    # each face in the half `kiosk eval --subset` puts it in, and a pair's line its mean output's measure
+    outputs, human, gender, halves, _ = validation_outputs([str(run)], seed_layout, Config())
+    val = split(load_samples(seed_layout), 0.5, 0)[1]
+    assert list(human[halves == "a"]) == [s.score for s in half(val, "a")]
+    assert list(human[halves == "b"]) == [s.score for s in half(val, "b")]
+    a, b = pair_lines[0].split("  ")[0].split(" + ")
+    r, _ = measures(((outputs[a] + outputs[b]) / 2)[halves == "a"], human[halves == "a"], gender[halves == "a"])
+    assert f"{r:.4f}" == f"{half_a[0]:.4f}"
 
     assert main(["pairs", str(seed_layout), f"{run}:2", f"{run}:2"]) == 2  # one network named twice: no pair
     assert "at least two networks" in capsys.readouterr().err
-    assert main(["pairs", str(seed_layout), f"{run}:3", str(run)]) == 2
-    assert "holds networks 1..2" in capsys.readouterr().err
+    assert main(["pairs", str(seed_layout), f"{run}:4", str(run)]) == 2
+    assert f"holds networks 1..3; name one as {run}:1..3" in capsys.readouterr().err
 
     saved = torch.load(run / "checkpoint.pt", map_location="cpu")
     saved["manifest"]["training"]["seed"] = 1  # a run of another split: it trained on these photos

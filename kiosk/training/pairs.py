@@ -1,12 +1,13 @@
 """`kiosk pairs`: which two networks to ship in one file, picked on half of the validation photos.
 
-Every network of the given runs scores each validation crop and its mirror image in float32, as it
-was trained (PyTorch, through its run's exposure step); each pair's mean output is then measured on
+Every network of the given runs scores each validation crop (and its mirror image, where the runs'
+manifest says `mirror`) in float32, as it was trained (PyTorch, through the runs' exposure step); each pair's mean output is then measured on
 half A of the validation split, where the pick is made, and on half B, where it is not flattered by
 the picking. The picked pair becomes a file with `kiosk average ... --of outputs`, and that file is
 judged through the booth's whole chain with `kiosk eval --subset val-b`. One pass of each network
 over the validation crops, no export: minutes where making and evaluating every pair's file would
-take hours.
+take hours. The gender is read from every input and each face cut once, as `kiosk train` serves
+them (`gender_from` and `extra_margins` are decision-side switches `kiosk refit` sets on a made file).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from ..config import Config
 from ..errors import KioskError
 from .average import run_and_network
-from .dataset import HALVES, load_samples, split
+from .dataset import HALVES, half, load_samples, split
 from .train import face_crops, load_checkpoint, same_photos_and_input, training_stack
 
 BATCH = 32  # crops a forward pass: bounded memory whatever the split's size
@@ -39,8 +40,9 @@ def networks(runs: list[str]) -> list[tuple[str, object, dict]]:
         whole.load_state_dict(saved["state"])
         whole.eval()
         count = len(manifest["training"].get("ensemble", ()))
-        if number is not None and not 1 <= number <= max(count, 1):
-            raise KioskError(f"pairs: {text}: {folder} holds " + (f"networks 1..{count}" if count else "one network"))
+        if number is not None and not 1 <= number <= count:
+            raise KioskError(f"pairs: {text}: {folder} holds " + (f"networks 1..{count}; name one as {folder}:1..{count}"
+                                                                   if count else f"one network; name it {folder}"))
         if not count:
             found.append((str(folder), whole, manifest))
             continue
@@ -51,7 +53,8 @@ def networks(runs: list[str]) -> list[tuple[str, object, dict]]:
 
 def validation_outputs(runs: list[str], data: Path, config: Config):
     """Each network's [gender logit, man score, woman score] per validation face (crop and mirror image
-    averaged), the faces' human scores and genders, and which half ("a"/"b") each face is in."""
+    averaged where the runs mirror), the faces' human scores and genders, which half ("a"/"b") each
+    face is in, and whether mirror images were averaged in."""
     torch = training_stack()
     from ..chain import EXPOSURES, normalise
 
@@ -61,24 +64,29 @@ def validation_outputs(runs: list[str], data: Path, config: Config):
     first = found[0][2]
     for name, _, manifest in found[1:]:  # a pair must make one file: same photos held out, same input
         same_photos_and_input(name, manifest, first["preprocess"], first["training"],
-                              ("input_size", "mean", "std", "exposure"))
+                              ("input_size", "mean", "std", "exposure", "mirror"))
     t, pre = first["training"], first["preprocess"]
     _, val = split(load_samples(data), t["val_fraction"], t["seed"])
-    which = {id(s): HALVES[i % 2] for i, s in enumerate(val)}  # as `half` cuts it
-    faces = face_crops(val, config, pre["input_size"])
-    if not faces.samples:
-        raise KioskError(f"pairs: no face found in the validation photos of {data}")
-    exposed = np.stack([EXPOSURES[pre["exposure"]](c) for c in faces.crops])
+    if len(val) < 6:
+        raise KioskError(f"pairs: {data} leaves {len(val)} validation photos at val_fraction {t['val_fraction']}; "
+                         "halves need at least 3 each: give the data the runs were trained on")
+    which = {id(s): h for h in HALVES for s in half(val, h)}
+    try:
+        faces = face_crops(val, config, pre["input_size"])
+    except KioskError:  # its own line speaks of training photos
+        raise KioskError(f"pairs: no face found in the {len(val)} validation photos of {data}") from None
+    exposed = np.stack([EXPOSURES[pre.get("exposure", "none")](c) for c in faces.crops])
     x = torch.from_numpy(normalise(exposed, pre["mean"], pre["std"])).permute(0, 3, 1, 2).contiguous()
+    mirror = pre.get("mirror", True)
     outputs = {}
     with torch.no_grad():
         for name, net, _ in found:
-            parts = [(net(b) + net(torch.flip(b, dims=[3]))) / 2 for b in torch.split(x, BATCH)]
+            parts = [(net(b) + net(torch.flip(b, dims=[3]))) / 2 if mirror else net(b) for b in torch.split(x, BATCH)]
             outputs[name] = torch.cat(parts).numpy()
     human = np.array([s.score for s in faces.samples])
     gender = np.array([s.gender for s in faces.samples])
     halves = np.array([which[id(s)] for s in faces.samples])
-    return outputs, human, gender, halves
+    return outputs, human, gender, halves, mirror
 
 
 def measures(output: np.ndarray, human: np.ndarray, gender: np.ndarray) -> tuple[float, float]:
@@ -91,7 +99,7 @@ def measures(output: np.ndarray, human: np.ndarray, gender: np.ndarray) -> tuple
 
 def pair_report(runs: list[str], data: Path, config: Config) -> str:
     """Each network, then each pair (best first by r on half A), measured on half A and half B."""
-    outputs, human, gender, halves = validation_outputs(runs, data, config)
+    outputs, human, gender, halves, mirror = validation_outputs(runs, data, config)
     parts = {h: halves == h for h in HALVES}
     if min(p.sum() for p in parts.values()) < 3:
         raise KioskError("pairs: too few validation faces to measure halves (at least 3 a half)")
@@ -107,7 +115,8 @@ def pair_report(runs: list[str], data: Path, config: Config) -> str:
     pairs = [(a, b, (outputs[a] + outputs[b]) / 2) for a, b in itertools.combinations(names, 2)]
     pairs.sort(key=lambda p: -measures(p[2][parts["a"]], human[parts["a"]], gender[parts["a"]])[0])
     counts = ", ".join(f"half {h.upper()} {int(parts[h].sum())}" for h in HALVES)
-    lines = [f"validation faces: {len(human)} ({counts}); float32, each crop and its mirror image",
+    inputs = "each crop and its mirror image" if mirror else "each crop"
+    lines = [f"validation faces: {len(human)} ({counts}); float32, {inputs}",
              "networks:", *(line(n, outputs[n]) for n in names),
              "pairs, best first by r on half A (pick there; judge its file with `kiosk eval --subset val-b`):",
              *(line(f"{a} + {b}", o) for a, b, o in pairs)]
