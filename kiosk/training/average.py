@@ -106,13 +106,14 @@ def one_network(name: str, saved: dict, number: int | None) -> dict:
     t = saved["manifest"]["training"]
     members = t.get("ensemble", ())
     if number is None:
-        if members:
-            raise KioskError(f"average: {name} holds {len(members)} networks; give the runs it was made of, "
+        if members:  # (`kiosk pairs` names each of them itself)
+            raise KioskError(f"{name} holds {len(members)} networks; give the runs it was made of, "
                              f"or one of its networks as {name}:1..{len(members)}")
         return saved
     if not 1 <= number <= len(members):
-        raise KioskError(f"average: {name}:{number}: {name} holds "
-                         + (f"networks 1..{len(members)}" if members else "one network; name it without :N"))
+        raise KioskError(f"{name}:{number}: {name} holds "
+                         + (f"networks 1..{len(members)}; name one as {name}:1..{len(members)}" if members
+                            else "one network; name it without :N"))
     from .backbone import network
 
     whole = network(t)

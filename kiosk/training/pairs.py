@@ -19,35 +19,31 @@ import numpy as np
 
 from ..config import Config
 from ..errors import KioskError
-from .average import run_and_network
+from .average import one_network, run_and_network
 from .dataset import HALVES, half, load_samples, split
-from .train import face_crops, load_checkpoint, same_photos_and_input, training_stack
+from .train import exposure_step, face_crops, load_checkpoint, same_photos_and_input, training_stack
 
 BATCH = 32  # crops a forward pass: bounded memory whatever the split's size
 
 
 def networks(runs: list[str]) -> list[tuple[str, object, dict]]:
-    """(name, PyTorch network in eval mode, its run's manifest) for each network the runs name: RUN
-    stands for each of its networks (RUN:1, RUN:2 ... where it holds several), RUN:N for one."""
+    """(name, PyTorch network in eval mode, its run's manifest) for each network the runs name: RUN stands
+    for each of its networks (RUN:1, RUN:2 ... where it holds several), RUN:N for one (`kiosk average`'s
+    `one_network` checks N)."""
     from .backbone import network
 
     found = []
     for text in runs:
         folder, number = run_and_network(text)
         saved = load_checkpoint(folder, "give the folders `kiosk train --out` wrote")
-        manifest = saved["manifest"]
-        whole = network(manifest["training"])
-        whole.load_state_dict(saved["state"])
-        whole.eval()
-        count = len(manifest["training"].get("ensemble", ()))
-        if number is not None and not 1 <= number <= count:
-            raise KioskError(f"pairs: {text}: {folder} holds " + (f"networks 1..{count}; name one as {folder}:1..{count}"
-                                                                   if count else f"one network; name it {folder}"))
-        if not count:
-            found.append((str(folder), whole, manifest))
-            continue
-        for i in [number] if number is not None else range(1, count + 1):
-            found.append((f"{folder}:{i}", whole.member(i - 1), manifest))
+        count = len(saved["manifest"]["training"].get("ensemble", ()))
+        chosen = [number] if number is not None or not count else range(1, count + 1)
+        for n in chosen:
+            one = one_network(str(folder), saved, n)
+            net = network(one["manifest"]["training"])
+            net.load_state_dict(one["state"])
+            # the run's own manifest: its split and input are the run's, whichever network
+            found.append((str(folder) if n is None else f"{folder}:{n}", net.eval(), saved["manifest"]))
     return found
 
 
@@ -56,7 +52,7 @@ def validation_outputs(runs: list[str], data: Path, config: Config):
     averaged where the runs mirror), the faces' human scores and genders, which half ("a"/"b") each
     face is in, and whether mirror images were averaged in."""
     torch = training_stack()
-    from ..chain import EXPOSURES, normalise
+    from ..chain import normalise
 
     found = networks(runs)
     if len({name for name, _, _ in found}) < 2:
@@ -67,15 +63,12 @@ def validation_outputs(runs: list[str], data: Path, config: Config):
                               ("input_size", "mean", "std", "exposure", "mirror"))
     t, pre = first["training"], first["preprocess"]
     _, val = split(load_samples(data), t["val_fraction"], t["seed"])
-    if len(val) < 6:
-        raise KioskError(f"pairs: {data} leaves {len(val)} validation photos at val_fraction {t['val_fraction']}; "
-                         "halves need at least 3 each: give the data the runs were trained on")
     which = {id(s): h for h in HALVES for s in half(val, h)}
     try:
         faces = face_crops(val, config, pre["input_size"])
     except KioskError:  # its own line speaks of training photos
         raise KioskError(f"pairs: no face found in the {len(val)} validation photos of {data}") from None
-    exposed = np.stack([EXPOSURES[pre.get("exposure", "none")](c) for c in faces.crops])
+    exposed = exposure_step(pre.get("exposure", "none"))(faces.crops)
     x = torch.from_numpy(normalise(exposed, pre["mean"], pre["std"])).permute(0, 3, 1, 2).contiguous()
     mirror = pre.get("mirror", True)
     outputs = {}
@@ -90,11 +83,14 @@ def validation_outputs(runs: list[str], data: Path, config: Config):
 
 
 def measures(output: np.ndarray, human: np.ndarray, gender: np.ndarray) -> tuple[float, float]:
-    """Pearson r of the faces' own gender's score against the raters', and the gender accuracy (a logit
-    of exactly 0 counts as wrong, as the chain will not guess)."""
+    """Pearson r of the faces' own gender's score against the raters', and the gender accuracy, each
+    call made by the chain's rule (`gender_of`: an exact tie is "unsure", so wrong here)."""
+    from ..chain import GENDERS, gender_of
+
     score = np.where(gender == 1, output[:, 2], output[:, 1])
-    called = np.where(output[:, 0] > 0, 1, np.where(output[:, 0] < 0, 0, -1))
-    return float(np.corrcoef(score, human)[0, 1]), float((called == gender).mean())
+    p_woman = 1 / (1 + np.exp(-output[:, 0].astype(np.float64)))
+    right = [gender_of(float(p)) == GENDERS[g] for p, g in zip(p_woman, gender)]
+    return float(np.corrcoef(score, human)[0, 1]), float(np.mean(right))
 
 
 def pair_report(runs: list[str], data: Path, config: Config) -> str:
@@ -102,7 +98,8 @@ def pair_report(runs: list[str], data: Path, config: Config) -> str:
     outputs, human, gender, halves, mirror = validation_outputs(runs, data, config)
     parts = {h: halves == h for h in HALVES}
     if min(p.sum() for p in parts.values()) < 3:
-        raise KioskError("pairs: too few validation faces to measure halves (at least 3 a half)")
+        raise KioskError(f"pairs: {len(human)} validation faces in {data} leave fewer than 3 a half; "
+                         "give the data the runs were trained on, with a face in most photos")
 
     def line(name: str, output: np.ndarray) -> str:
         cells = []
