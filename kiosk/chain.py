@@ -54,6 +54,10 @@ class Manifest:
     # default: every file) runs the same network on everything; two put a second network on the
     # mirror images (an ensemble at the cost of the inputs there are anyway: models/README.md).
     members: tuple[tuple[str, ...], ...] = ()
+    # Gaussian blur sigma, in input pixels, every crop gets before the exposure step (0 = none): copies
+    # of a photo a person cannot tell apart (JPEG, slight blur, sensor noise) differ mostly in fine
+    # detail, and the networks' reading of it made the score wobble (models/README.md, "Smoothing")
+    smooth: float = 0.0
 
     @property
     def inputs_per_face(self) -> int:
@@ -80,7 +84,8 @@ class Manifest:
                             float(data.get("calibration", {}).get("intercept", 0.0))),
                            tuple(float(v) for v in pre.get("extra_margins", ())),
                            str(pre.get("gender_from", "all")),
-                           tuple(tuple(str(n) for n in member) for member in data.get("members", ())))
+                           tuple(tuple(str(n) for n in member) for member in data.get("members", ())),
+                           smooth=float(pre.get("smooth", 0.0)))
         except FileNotFoundError:
             raise ModelError(f"{path} not found; run `kiosk train` or restore models/ from git") from None
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -109,6 +114,9 @@ class Manifest:
             raise ModelError(f"{path}: calibration.slope must be positive")
         if manifest.gender_from not in GENDER_FROM:
             raise ModelError(f"{path}: preprocess.gender_from must be \"all\" or \"plain\", not {manifest.gender_from!r}")
+        if not 0 <= manifest.smooth <= MAX_SMOOTH:
+            raise ModelError(f"{path}: preprocess.smooth must be a blur sigma from 0 to {MAX_SMOOTH:g}, "
+                             f"not {manifest.smooth:g}")
         if manifest.exposure not in EXPOSURES:
             raise ModelError(f"{path}: preprocess.exposure must be one of {', '.join(EXPOSURES)}, "
                              f"not {manifest.exposure!r}")
@@ -157,6 +165,15 @@ def face_centre(crop: np.ndarray) -> np.ndarray:
 
 
 EXPOSURES = {"none": lambda crop: crop, "even": even_exposure, "tone": tone_exposure}  # manifest preprocess.exposure
+MAX_SMOOTH = 3.0  # preprocess.smooth: past this a 224-pixel face is a blur
+
+
+def smoothed(crop: np.ndarray, sigma: float) -> np.ndarray:
+    """The crop low-passed by a Gaussian of `sigma` pixels (manifest `preprocess.smooth`; 0: as it is).
+
+    Before the exposure step, so its brightness percentiles are read from the smoothed face too.
+    """
+    return cv2.GaussianBlur(crop, (0, 0), sigma) if sigma > 0 else crop
 
 
 def normalise(crops: np.ndarray, mean, std) -> np.ndarray:
@@ -280,9 +297,9 @@ class Chain:
         return [crop_face(image_bgr, box, margin, m.input_size) for margin in m.extra_margins]
 
     def inputs(self, crops: list[np.ndarray]) -> list[np.ndarray]:
-        """The model inputs for crops of one face: exposure evened, and each crop's mirror image."""
+        """The model inputs for crops of one face: smoothed, exposure evened, and each crop's mirror image."""
         m = self.manifest
-        crops = [EXPOSURES[m.exposure](c) for c in crops]
+        crops = [EXPOSURES[m.exposure](smoothed(c, m.smooth)) for c in crops]
         if m.mirror:  # a face and its mirror image get the same verdict, and noise averages out
             crops = [v for c in crops for v in (c, c[:, ::-1])]
         return [normalise(c[None], m.mean, m.std) for c in crops]

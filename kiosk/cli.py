@@ -123,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gender-from", choices=("all", "plain"), default=None,  # kiosk.chain.GENDER_FROM
                    help="the gender from every crop and mirror image (all) or from each face's first crop "
                         "only (plain: one gender-model run a face; default: as the manifest says)")
+    p.add_argument("--smooth", type=_smooth, default=None,
+                   help="Gaussian blur sigma in model-input pixels for every crop before the exposure step, "
+                        "0 to 3 (0: none; default: as the manifest says)")
     p.add_argument("--partner", default=None,
                    help="models folder of another `kiosk train` run (same data and --seed) to run on the mirror "
                         "images, an ensemble at no extra model runs; 'none' takes one out (default: keep)")
@@ -288,11 +291,24 @@ def _refit(args, config) -> int:
     mirror = None if args.mirror is None else args.mirror == "on"
     manifest = refit_verdict(args.models or config.models_dir, args.data, config, args.rank_shares,
                              args.calibration_slope, mirror, args.extra_margins, args.gender_from, args.exposure,
-                             args.partner)
+                             args.partner, args.smooth)
     print(json.dumps({k: manifest[k] for k in ("rank_boundaries", "calibration")}
-                     | {k: manifest["preprocess"].get(k) for k in ("mirror", "extra_margins", "gender_from", "exposure")}
+                     | {k: manifest["preprocess"].get(k)
+                        for k in ("mirror", "extra_margins", "gender_from", "exposure", "smooth")}
                      | {"members": manifest.get("members")}))
     return 0
+
+
+def _smooth(text: str) -> float:
+    from .chain import MAX_SMOOTH
+
+    try:
+        sigma = float(text)
+    except ValueError:
+        sigma = -1.0
+    if not 0 <= sigma <= MAX_SMOOTH:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a blur sigma from 0 to {MAX_SMOOTH:g} pixels, e.g. 0.7")
+    return sigma
 
 
 def _margins(text: str) -> tuple[float, ...]:

@@ -136,7 +136,7 @@ def with_manifest(tmp_path, **changes):
     target = copy_models(tmp_path)
     data = json.loads((target / "manifest.json").read_text())
     for key, value in changes.items():
-        (data["preprocess"] if key in ("mirror", "exposure", "extra_margins", "gender_from") else data)[key] = value
+        (data["preprocess"] if key in ("mirror", "exposure", "extra_margins", "gender_from", "smooth") else data)[key] = value
     (target / "manifest.json").write_text(json.dumps(data))
     return Chain(target, CONFIG.wording.rank_texts)
 
@@ -184,6 +184,27 @@ def test_tone_exposure_undoes_an_exposure_change_and_a_gamma_change_alike(astron
     assert with_manifest(tmp_path / "tone", exposure="tone").manifest.exposure == "tone"
     with pytest.raises(ModelError, match="preprocess.exposure must be one of none, even, tone, not 'gamma'"):
         with_manifest(tmp_path / "gamma", exposure="gamma")
+
+
+def test_smoothing_blurs_every_input_before_the_exposure_step(tmp_path, astronaut_crop):
+    sharp = with_manifest(tmp_path, smooth=0, exposure="tone", mirror=True)
+    soft = with_manifest(tmp_path / "soft", smooth=0.7, exposure="tone", mirror=True)
+    assert soft.manifest.smooth == 0.7
+    plain, mirrored = soft.inputs([astronaut_crop])  # the sharp chain's tone step on the blurred crop
+    assert np.array_equal(plain, sharp.inputs([cv2.GaussianBlur(astronaut_crop, (0, 0), 0.7)])[0]) and np.array_equal(mirrored[0], plain[0, :, ::-1])
+    assert not np.array_equal(plain, sharp.inputs([astronaut_crop])[0])
+    # What it is for: JPEG's blocks, sensor noise and a little blur reach the models less, so the score
+    # moves less between such copies (on average: one copy can move either way; 0.098 -> 0.066 here).
+    rng = np.random.default_rng(0)
+    copies = [cv2.imdecode(cv2.imencode(".jpg", astronaut_crop, [cv2.IMWRITE_JPEG_QUALITY, q])[1], cv2.IMREAD_UNCHANGED)
+              for q in (40, 60, 80)]
+    copies += [np.clip(astronaut_crop + rng.normal(0, 4, astronaut_crop.shape), 0, 255).astype(np.uint8) for _ in range(4)]
+    copies.append(cv2.GaussianBlur(astronaut_crop, (0, 0), 1.0))
+    moved = [np.mean([abs(c.predict([copy])[1] - c.predict([astronaut_crop])[1]) for copy in copies]) for c in (sharp, soft)]
+    assert moved[1] < 0.8 * moved[0]
+    for bad in (-1, 3.5):
+        with pytest.raises(ModelError, match="preprocess.smooth must be a blur sigma from 0 to 3"):
+            with_manifest(tmp_path / f"bad{bad}", smooth=bad)
 
 
 def test_a_gender_tie_is_unsure_and_uses_both_genders(chain):

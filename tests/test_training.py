@@ -80,10 +80,11 @@ def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, a
     # The decision side fitted again on the same split, without the checkpoint: the files stay valid.
     assert main(["refit", str(seed_layout), "--models", str(out), "--rank-shares", "10,25,30,25,10",
                  "--mirror", "off", "--calibration-slope", "0.9", "--exposure", "none",
-                 "--gender-from", "plain"]) == 0
+                 "--gender-from", "plain", "--smooth", "0.7"]) == 0
     for folder in (out, out / "float"):
         refitted = json.loads((folder / "manifest.json").read_text())
         assert refitted["preprocess"]["mirror"] is False and refitted["training"]["calibration_slope"] == 0.9
+        assert refitted["preprocess"]["smooth"] == 0.7 and Chain(folder, Config().wording.rank_texts).manifest.smooth == 0.7
         assert refitted["preprocess"]["exposure"] == "none" and refitted["preprocess"]["gender_from"] == "plain"
         assert refitted["training"]["rank_shares"] == [0.1, 0.25, 0.3, 0.25, 0.1]
         assert refitted["models"] == manifest["models"] if folder == out else True
@@ -355,7 +356,7 @@ def test_tflite_export_matches_torch_head_by_head():
         assert abs(got - expected[i]) < 1e-3 * max(1, abs(expected[i])), head
 
 
-def test_rank_shares_set_the_boundaries_and_are_checked():
+def test_rank_shares_set_the_boundaries_and_are_checked(capsys):
     from kiosk.training.settings import parse_rank_shares
     from kiosk.training.train import rank_boundaries
 
@@ -365,6 +366,10 @@ def test_rank_shares_set_the_boundaries_and_are_checked():
             parse_rank_shares(bad)
     with pytest.raises(SystemExit):  # argparse: usage and the one-line reason, no traceback
         main(["train", "x", "--rank-shares", "50,20,10,10,10"])
+    for bad in ("-1", "4", "soft"):
+        with pytest.raises(SystemExit):
+            main(["refit", "x", "--smooth", bad])
+        assert "give a blur sigma from 0 to 3 pixels" in capsys.readouterr().err
     scores = np.random.default_rng(0).normal(3, 0.5, 2000)
     genders = np.repeat([0, 1], 1000)
     cuts = rank_boundaries(scores, genders, (0.1, 0.25, 0.3, 0.25, 0.1))

@@ -26,7 +26,7 @@ import numpy as np
 
 import cv2
 
-from ..chain import EXPOSURES, GENDERS, normalise
+from ..chain import EXPOSURES, GENDERS, normalise, smoothed
 from ..config import Config
 from ..faces import FaceBox, FaceDetector, crop_box, crop_face, largest_face_crop
 from ..photo import PhotoError, read_photo
@@ -290,9 +290,10 @@ def fit_verdict_scale(folder: Path, config: Config, train: Faces, val: Faces | N
     log(f"  {folder}: rank boundaries {boundaries}, calibration {calibration}")
 
 
-def exposure_step(exposure: str):
-    """The manifest's `preprocess.exposure` as a function of a batch of crops (the chain does the same)."""
-    return lambda crops: np.stack([EXPOSURES[exposure](c) for c in crops])
+def exposure_step(exposure: str, smooth: float = 0.0):
+    """The manifest's `preprocess.smooth` and `.exposure` as a function of a batch of crops (the chain
+    does the same)."""
+    return lambda crops: np.stack([EXPOSURES[exposure](smoothed(c, smooth)) for c in crops])
 
 
 def ensemble_outputs(cache, genders, scores, settings: TrainSettings, device):
@@ -532,7 +533,8 @@ def publish(net, manifest: dict, out: Path, precision: str, faces: Faces, val_se
             config: Config, rng: np.random.Generator) -> Path:
     """Export both precisions, then fit each one's decision side through its own exported chain."""
     t, size = manifest["training"], manifest["preprocess"]["input_size"]
-    exposed = exposure_step(manifest["preprocess"].get("exposure", "none"))
+    pre = manifest["preprocess"]
+    exposed = exposure_step(pre.get("exposure", "none"), pre.get("smooth", 0.0))
     calibration = exposed(faces.crops[rng.choice(len(faces.crops), min(200, len(faces.crops)), replace=False)])
     path = export(net, manifest, out, precision, calibration)
     log("rank boundaries and calibration through the exported chain")
@@ -598,10 +600,11 @@ def join_partner(manifest: dict, folder: Path, partner: Path | None, training: d
 def refit_verdict(models: Path, data: Path, config: Config, shares: tuple[float, ...] | None = None,
                   slope: float | None = None, mirror: bool | None = None,
                   extra_margins: tuple[float, ...] | None = None, gender_from: str | None = None,
-                  exposure: str | None = None, partner: Path | str | None = None) -> dict:
+                  exposure: str | None = None, partner: Path | str | None = None,
+                  smooth: float | None = None) -> dict:
     """The decision side of a models folder fitted again without its checkpoint (the shipped files
-    have none): mirror averaging on or off, the extra crop margins, which inputs decide the gender and
-    the exposure step, a partner run's models on the mirror images (`partner`: its folder, or "none"
+    have none): mirror averaging on or off, the extra crop margins, which inputs decide the gender,
+    the smoothing and the exposure step, a partner run's models on the mirror images (`partner`: its folder, or "none"
     to drop one), then rank boundaries at `shares` on the training split
     and the displayed score's calibration on the validation split, through the folder's own chain.
     The same split as the models were trained with (manifest `training`); the model files stay as
@@ -628,6 +631,8 @@ def refit_verdict(models: Path, data: Path, config: Config, shares: tuple[float,
             m["preprocess"]["gender_from"] = gender_from
         if exposure is not None:
             m["preprocess"]["exposure"] = exposure
+        if smooth is not None:
+            m["preprocess"]["smooth"] = smooth
         if partner is not None:
             # the partner's files of this folder's precision: its own folder, or its float/ copy
             join_partner(m, folder, None if str(partner) == "none" else Path(partner) / folder.relative_to(models), t)
