@@ -190,8 +190,12 @@ def test_smoothing_blurs_every_input_before_the_exposure_step(tmp_path, astronau
     sharp = with_manifest(tmp_path, smooth=0, exposure="tone", mirror=True)
     soft = with_manifest(tmp_path / "soft", smooth=0.7, exposure="tone", mirror=True)
     assert soft.manifest.smooth == 0.7
-    plain, mirrored = soft.inputs([astronaut_crop])  # the sharp chain's tone step on the blurred crop
-    assert np.array_equal(plain, sharp.inputs([cv2.GaussianBlur(astronaut_crop, (0, 0), 0.7)])[0]) and np.array_equal(mirrored[0], plain[0, :, ::-1])
+    wide = np.ascontiguousarray(astronaut_crop[::-1])  # stands in for an extra margin's crop
+    inputs = soft.inputs([astronaut_crop, wide])  # each crop, then its mirror image
+    expected = sharp.inputs([cv2.GaussianBlur(c, (0, 0), 0.7) for c in (astronaut_crop, wide)])  # the tone step on blurred crops
+    assert len(inputs) == 4 and all(np.array_equal(a, b) for a, b in zip(inputs, expected))
+    plain, mirrored = inputs[:2]
+    assert np.array_equal(mirrored[0], plain[0, :, ::-1])
     assert not np.array_equal(plain, sharp.inputs([astronaut_crop])[0])
     # What it is for: JPEG's blocks, sensor noise and a little blur reach the models less, so the score
     # moves less between such copies (on average: one copy can move either way; 0.098 -> 0.066 here).

@@ -498,6 +498,23 @@ def test_training_applies_each_exposure_step_as_the_chain_does(astronaut_bgr):
         trained = exposure_step(name)(crops)
         assert all(np.array_equal(t, step(c)) for t, c in zip(trained, crops)), name
     assert not np.array_equal(exposure_step("tone")(crops), exposure_step("even")(crops))
+    # a manifest's smoothing first, as Chain.inputs does (export calibrates int8 on such crops)
+    smoothed = exposure_step("tone", 0.7)(crops)
+    assert all(np.array_equal(t, EXPOSURES["tone"](cv2.GaussianBlur(c, (0, 0), 0.7))) for t, c in zip(smoothed, crops))
+    assert not np.array_equal(smoothed, exposure_step("tone")(crops))
+
+
+def test_runs_of_other_smoothing_do_not_make_one_file(tmp_path):
+    from kiosk.errors import KioskError
+    from kiosk.training.train import refit_verdict, same_photos_and_input
+
+    pre, training = {"input_size": 224, "exposure": "tone"}, {"seed": 0}
+    keys = ("input_size", "exposure", "smooth")
+    same_photos_and_input(tmp_path, {"preprocess": dict(pre, smooth=0.0), "training": training}, pre, training, keys)
+    with pytest.raises(KioskError, match="preprocess.smooth is 0.7, not 0.0 as here; the runs must take the same input"):
+        same_photos_and_input(tmp_path, {"preprocess": dict(pre, smooth=0.7), "training": training}, pre, training, keys)
+    with pytest.raises(KioskError, match="refit: smooth 5 is not a blur sigma from 0 to 3 pixels"):
+        refit_verdict(tmp_path, tmp_path, Config(), smooth=5.0)  # refused before anything is read or written
 
 
 def test_a_draw_reseeds_the_run_apart_from_every_seed():

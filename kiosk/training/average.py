@@ -135,7 +135,7 @@ def average_runs(runs: list[str], out: Path, data: Path, precision: str, config:
     first = saved[0]["manifest"]
     for run, s in zip(runs[1:], saved[1:]):
         same_photos_and_input(run, s["manifest"], first["preprocess"], first["training"],
-                              ("input_size", "mean", "std", "exposure"))
+                              ("input_size", "mean", "std", "exposure", "smooth"))
     frozen = min(s["manifest"]["training"]["frozen_blocks"] for s in saved)
     # each member of an ensemble keeps its own recipe: how to train it again
     runs_used = [run_record(str(run), s["manifest"]["training"], recipe=of == "outputs") for run, s in zip(runs, saved)]

@@ -60,7 +60,7 @@ def validation_outputs(runs: list[str], data: Path, config: Config):
     first = found[0][2]
     for name, _, manifest in found[1:]:  # a pair must make one file: same photos held out, same input
         same_photos_and_input(name, manifest, first["preprocess"], first["training"],
-                              ("input_size", "mean", "std", "exposure", "mirror"))
+                              ("input_size", "mean", "std", "exposure", "mirror", "smooth"))
     t, pre = first["training"], first["preprocess"]
     _, val = split(load_samples(data), t["val_fraction"], t["seed"])
     which = {id(s): h for h in HALVES for s in half(val, h)}
@@ -68,7 +68,7 @@ def validation_outputs(runs: list[str], data: Path, config: Config):
         faces = face_crops(val, config, pre["input_size"])
     except KioskError:  # its own line speaks of training photos
         raise KioskError(f"pairs: no face found in the {len(val)} validation photos of {data}") from None
-    exposed = exposure_step(pre.get("exposure", "none"))(faces.crops)
+    exposed = exposure_step(pre.get("exposure", "none"), pre.get("smooth", 0.0))(faces.crops)
     x = torch.from_numpy(normalise(exposed, pre["mean"], pre["std"])).permute(0, 3, 1, 2).contiguous()
     mirror = pre.get("mirror", True)
     outputs = {}

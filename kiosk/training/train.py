@@ -545,18 +545,23 @@ def publish(net, manifest: dict, out: Path, precision: str, faces: Faces, val_se
     return path
 
 
+# what the chain reads where a manifest leaves a preprocess key out (`Manifest.read`)
+INPUT_DEFAULTS = {"exposure": "none", "mirror": False, "smooth": 0.0}
+
+
 def same_photos_and_input(run: Path, theirs: dict, preprocess: dict, training: dict,
                           inputs: tuple[str, ...] = ("input_size", "mean", "std")) -> None:
     """Refuse another run's manifest (`theirs`, from folder `run`) that takes another input than
     `preprocess` says, or held out other validation photos than `training` did: its network would
     have trained on the photos `kiosk eval` scores."""
-    def plain(value):  # a checkpoint's manifest keeps tuples where a manifest.json has lists
+    def plain(pre: dict, key: str):  # a checkpoint's manifest keeps tuples where a manifest.json has lists
+        value = pre.get(key, INPUT_DEFAULTS.get(key))
         return list(value) if isinstance(value, tuple) else value
 
     for key in inputs:
-        if plain(theirs["preprocess"].get(key)) != plain(preprocess.get(key)):
-            raise KioskError(f"{run}: preprocess.{key} is {theirs['preprocess'].get(key)}, not "
-                             f"{preprocess.get(key)} as here; the runs must take the same input")
+        if plain(theirs["preprocess"], key) != plain(preprocess, key):
+            raise KioskError(f"{run}: preprocess.{key} is {plain(theirs['preprocess'], key)}, not "
+                             f"{plain(preprocess, key)} as here; the runs must take the same input")
     t = theirs.get("training", {})
     for key, default in (("val_fraction", 0.15), ("seed", 0)):
         if t.get(key, default) != training.get(key, default):
@@ -611,6 +616,10 @@ def refit_verdict(models: Path, data: Path, config: Config, shares: tuple[float,
     they are. Its float32 copy in `float/`, if any, gets the same treatment. Returns the manifest."""
     import json
 
+    from ..chain import MAX_SMOOTH
+
+    if smooth is not None and not 0 <= smooth <= MAX_SMOOTH:  # checked before any manifest is written
+        raise KioskError(f"refit: smooth {smooth:g} is not a blur sigma from 0 to {MAX_SMOOTH:g} pixels")
     folders = [f for f in (models / "float", models) if (f / "manifest.json").is_file()]
     manifest = json.loads((models / "manifest.json").read_text(encoding="utf-8"))
     t = manifest.setdefault("training", {})
