@@ -63,13 +63,19 @@ def test_split_is_stable_stratified_and_disjoint(seed_layout):
     assert sorted(s.path for s in split(list(reversed(samples)), 0.2)[1]) == sorted(s.path for s in val)
 
 
-def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, astronaut_bgr):
+def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, astronaut_bgr, monkeypatch):
+    from kiosk.training import train as training
+
+    steps = []  # the crops' steps training asked for: its cached versions, and export's calibration crops
+    step = training.exposure_step
+    monkeypatch.setattr(training, "exposure_step", lambda *args: steps.append(args) or step(*args))
     out = tmp_path / "models"
     code = main(["train", str(seed_layout), "--out", str(out), "--epochs", "1", "--copies", "3",
                  "--val-fraction", "0.5", "--consistency", "1", "--input-size", "160", "--bins", "0",
-                 "--draw", "1"])
+                 "--draw", "1", "--smooth", "0.5"])
     assert code == 0
     manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["preprocess"]["smooth"] == 0.5 and steps == [("tone", 0.5)] * 2
     assert manifest["training"]["consistency"] == 1.0 and manifest["training"]["draw"] == 1
     assert manifest["training"]["train_faces"] == 10 and manifest["preprocess"]["input_size"] == 160
     chain = Chain(out, Config().wording.rank_texts)  # hashes checked, interpreters allocated, 160x160 inputs
@@ -366,10 +372,11 @@ def test_rank_shares_set_the_boundaries_and_are_checked(capsys):
             parse_rank_shares(bad)
     with pytest.raises(SystemExit):  # argparse: usage and the one-line reason, no traceback
         main(["train", "x", "--rank-shares", "50,20,10,10,10"])
-    for bad in ("-1", "4", "soft"):
-        with pytest.raises(SystemExit):
-            main(["refit", "x", "--smooth", bad])
-        assert "give a blur sigma from 0 to 3 pixels" in capsys.readouterr().err
+    for command in ("refit", "train"):
+        for bad in ("-1", "4", "soft"):
+            with pytest.raises(SystemExit):
+                main([command, "x", "--smooth", bad])
+            assert "give a blur sigma from 0 to 3 pixels" in capsys.readouterr().err
     scores = np.random.default_rng(0).normal(3, 0.5, 2000)
     genders = np.repeat([0, 1], 1000)
     cuts = rank_boundaries(scores, genders, (0.1, 0.25, 0.3, 0.25, 0.1))

@@ -76,6 +76,10 @@ class TrainSettings:
     # "tone": every crop's face brought to one brightness and contrast (kiosk.chain.tone_exposure), which
     # undoes a dim room's tone curve as well; the shipped file's step since 2026-12-07 (models/README.md)
     exposure: str = "tone"
+    # Gaussian blur sigma (input pixels) every crop gets before the exposure step, in training and service
+    # (manifest preprocess.smooth). 0: the shipped networks were trained so; their file is served at 0.7,
+    # set by `kiosk refit --smooth` (models/README.md, "Smoothing the crops")
+    smooth: float = 0.0
     # weight of the squared difference between the outputs for two random versions of the same photo
     # (each step sees each photo twice): 0 = off, each step one version per photo
     consistency: float = 0.0

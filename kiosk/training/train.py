@@ -26,7 +26,7 @@ import numpy as np
 
 import cv2
 
-from ..chain import EXPOSURES, GENDERS, normalise, smoothed
+from ..chain import EXPOSURES, GENDERS, MAX_SMOOTH, normalise, smoothed
 from ..config import Config
 from ..faces import FaceBox, FaceDetector, crop_box, crop_face, largest_face_crop
 from ..photo import PhotoError, read_photo
@@ -151,6 +151,8 @@ def train(settings: TrainSettings, config: Config) -> Path:
     if settings.teachers < 0 or not 0 <= settings.distill <= 1:
         raise KioskError(f"--teachers {settings.teachers} --distill {settings.distill}: teachers is a count "
                          "(0 = none) and distill a share from 0 to 1")
+    if not 0 <= settings.smooth <= MAX_SMOOTH:
+        raise KioskError(f"--smooth {settings.smooth:g}: give a blur sigma from 0 to {MAX_SMOOTH:g} pixels, e.g. 0.7")
     bins = ",".join(f"{w:g}" for w in settings.bins)
     if not settings.bins or min(settings.weight_decay, settings.l1, settings.mixup, *settings.bins) < 0 \
             or not 0 <= settings.dropout < 1:
@@ -178,7 +180,7 @@ def train(settings: TrainSettings, config: Config) -> Path:
     log(f"cropping faces (Haar, same code as the booth), {size}x{size}")
     faces = face_crops(train_set, config, size)
     train_set, margin = faces.samples, config.detection.crop_margin
-    exposed = exposure_step(settings.exposure)
+    exposed = exposure_step(settings.exposure, settings.smooth)
     net = fresh_net(settings, device, start)
     net.frozen.eval()
 
@@ -217,7 +219,7 @@ def train(settings: TrainSettings, config: Config) -> Path:
                        "std": IMAGENET_STD, "scale": "x/255, then (x - mean) / std",
                        "crop_margin": config.detection.crop_margin, "exposure": settings.exposure,
                        "mirror": settings.mirror, "extra_margins": list(settings.extra_margins),
-                       "gender_from": settings.gender_from},
+                       "gender_from": settings.gender_from, "smooth": settings.smooth},
         "labels": {"gender": {"0": "man", "1": "woman"}, "rank": "1 = worst ... 5 = best"},
         "rank_boundaries": {g: [1.8, 2.6, 3.4, 4.2] for g in GENDERS},  # until fit_verdict_scale
         "training": {"data": str(settings.data), "photos": len(samples), "train_faces": len(train_set),
@@ -615,8 +617,6 @@ def refit_verdict(models: Path, data: Path, config: Config, shares: tuple[float,
     The same split as the models were trained with (manifest `training`); the model files stay as
     they are. Its float32 copy in `float/`, if any, gets the same treatment. Returns the manifest."""
     import json
-
-    from ..chain import MAX_SMOOTH
 
     if smooth is not None and not 0 <= smooth <= MAX_SMOOTH:  # checked before any manifest is written
         raise KioskError(f"refit: smooth {smooth:g} is not a blur sigma from 0 to {MAX_SMOOTH:g} pixels")
