@@ -114,9 +114,8 @@ class Manifest:
             raise ModelError(f"{path}: calibration.slope must be positive")
         if manifest.gender_from not in GENDER_FROM:
             raise ModelError(f"{path}: preprocess.gender_from must be \"all\" or \"plain\", not {manifest.gender_from!r}")
-        if not 0 <= manifest.smooth <= MAX_SMOOTH:
-            raise ModelError(f"{path}: preprocess.smooth must be a blur sigma from 0 to {MAX_SMOOTH:g}, "
-                             f"not {manifest.smooth:g}")
+        if not smooth_ok(manifest.smooth):
+            raise ModelError(f"{path}: preprocess.smooth must be {SMOOTH_RANGE}, not {manifest.smooth:g}")
         if manifest.exposure not in EXPOSURES:
             raise ModelError(f"{path}: preprocess.exposure must be one of {', '.join(EXPOSURES)}, "
                              f"not {manifest.exposure!r}")
@@ -166,14 +165,23 @@ def face_centre(crop: np.ndarray) -> np.ndarray:
 
 EXPOSURES = {"none": lambda crop: crop, "even": even_exposure, "tone": tone_exposure}  # manifest preprocess.exposure
 MAX_SMOOTH = 3.0  # preprocess.smooth: past this a 224-pixel face is a blur
+SMOOTH_RANGE = f"a blur sigma from 0 to {MAX_SMOOTH:g} pixels"  # what every check of it says
+
+
+def smooth_ok(sigma: float) -> bool:
+    return 0 <= sigma <= MAX_SMOOTH
 
 
 def smoothed(crop: np.ndarray, sigma: float) -> np.ndarray:
-    """The crop low-passed by a Gaussian of `sigma` pixels (manifest `preprocess.smooth`; 0: as it is).
-
-    Before the exposure step, so its brightness percentiles are read from the smoothed face too.
-    """
+    """The crop low-passed by a Gaussian of `sigma` pixels (manifest `preprocess.smooth`; 0: as it is)."""
     return cv2.GaussianBlur(crop, (0, 0), sigma) if sigma > 0 else crop
+
+
+def input_step(exposure: str, smooth: float):
+    """A crop as the models take it, before `normalise`: smoothed, then the exposure step (so its
+    brightness percentiles are read from the smoothed face). The chain and training both use it."""
+    step = EXPOSURES[exposure]
+    return lambda crop: step(smoothed(crop, smooth))
 
 
 def normalise(crops: np.ndarray, mean, std) -> np.ndarray:
@@ -299,7 +307,8 @@ class Chain:
     def inputs(self, crops: list[np.ndarray]) -> list[np.ndarray]:
         """The model inputs for crops of one face: smoothed, exposure evened, and each crop's mirror image."""
         m = self.manifest
-        crops = [EXPOSURES[m.exposure](smoothed(c, m.smooth)) for c in crops]
+        step = input_step(m.exposure, m.smooth)
+        crops = [step(c) for c in crops]
         if m.mirror:  # a face and its mirror image get the same verdict, and noise averages out
             crops = [v for c in crops for v in (c, c[:, ::-1])]
         return [normalise(c[None], m.mean, m.std) for c in crops]

@@ -304,14 +304,14 @@ def _refit(args, config) -> int:
 
 
 def _smooth(text: str) -> float:
-    from .chain import MAX_SMOOTH
+    from .chain import SMOOTH_RANGE, smooth_ok
 
     try:
         sigma = float(text)
     except ValueError:
         sigma = -1.0
-    if not 0 <= sigma <= MAX_SMOOTH:
-        raise argparse.ArgumentTypeError(f"{text!r}: give a blur sigma from 0 to {MAX_SMOOTH:g} pixels, e.g. 0.7")
+    if not smooth_ok(sigma):
+        raise argparse.ArgumentTypeError(f"{text!r}: give {SMOOTH_RANGE}, e.g. 0.7")
     return sigma
 
 

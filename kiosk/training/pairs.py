@@ -1,7 +1,7 @@
 """`kiosk pairs`: which two networks to ship in one file, picked on half of the validation photos.
 
 Every network of the given runs scores each validation crop (and its mirror image, where the runs'
-manifest says `mirror`) in float32, as it was trained (PyTorch, through the runs' exposure step); each pair's mean output is then measured on
+manifest says `mirror`) in float32, as it was trained (PyTorch, through the runs' smoothing and exposure step); each pair's mean output is then measured on
 half A of the validation split, where the pick is made, and on half B, where it is not flattered by
 the picking. The picked pair becomes a file with `kiosk average ... --of outputs`, and that file is
 judged through the booth's whole chain with `kiosk eval --subset val-b`. One pass of each network

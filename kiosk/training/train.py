@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,7 +26,7 @@ import numpy as np
 
 import cv2
 
-from ..chain import EXPOSURES, GENDERS, MAX_SMOOTH, normalise, smoothed
+from ..chain import GENDERS, SMOOTH_RANGE, Manifest, input_step, normalise, smooth_ok
 from ..config import Config
 from ..faces import FaceBox, FaceDetector, crop_box, crop_face, largest_face_crop
 from ..photo import PhotoError, read_photo
@@ -151,8 +151,8 @@ def train(settings: TrainSettings, config: Config) -> Path:
     if settings.teachers < 0 or not 0 <= settings.distill <= 1:
         raise KioskError(f"--teachers {settings.teachers} --distill {settings.distill}: teachers is a count "
                          "(0 = none) and distill a share from 0 to 1")
-    if not 0 <= settings.smooth <= MAX_SMOOTH:
-        raise KioskError(f"--smooth {settings.smooth:g}: give a blur sigma from 0 to {MAX_SMOOTH:g} pixels, e.g. 0.7")
+    if not smooth_ok(settings.smooth):
+        raise KioskError(f"--smooth {settings.smooth:g}: give {SMOOTH_RANGE}, e.g. 0.7")
     bins = ",".join(f"{w:g}" for w in settings.bins)
     if not settings.bins or min(settings.weight_decay, settings.l1, settings.mixup, *settings.bins) < 0 \
             or not 0 <= settings.dropout < 1:
@@ -295,7 +295,8 @@ def fit_verdict_scale(folder: Path, config: Config, train: Faces, val: Faces | N
 def exposure_step(exposure: str, smooth: float = 0.0):
     """The manifest's `preprocess.smooth` and `.exposure` as a function of a batch of crops (the chain
     does the same)."""
-    return lambda crops: np.stack([EXPOSURES[exposure](smoothed(c, smooth)) for c in crops])
+    step = input_step(exposure, smooth)
+    return lambda crops: np.stack([step(c) for c in crops])
 
 
 def ensemble_outputs(cache, genders, scores, settings: TrainSettings, device):
@@ -547,8 +548,8 @@ def publish(net, manifest: dict, out: Path, precision: str, faces: Faces, val_se
     return path
 
 
-# what the chain reads where a manifest leaves a preprocess key out (`Manifest.read`)
-INPUT_DEFAULTS = {"exposure": "none", "mirror": False, "smooth": 0.0}
+# what the chain reads where a manifest leaves a preprocess key out (`Manifest.read`: its fields' defaults)
+INPUT_DEFAULTS = {f.name: f.default for f in fields(Manifest) if f.default is not MISSING}
 
 
 def same_photos_and_input(run: Path, theirs: dict, preprocess: dict, training: dict,
@@ -618,8 +619,8 @@ def refit_verdict(models: Path, data: Path, config: Config, shares: tuple[float,
     they are. Its float32 copy in `float/`, if any, gets the same treatment. Returns the manifest."""
     import json
 
-    if smooth is not None and not 0 <= smooth <= MAX_SMOOTH:  # checked before any manifest is written
-        raise KioskError(f"refit: smooth {smooth:g} is not a blur sigma from 0 to {MAX_SMOOTH:g} pixels")
+    if smooth is not None and not smooth_ok(smooth):  # checked before any manifest is written
+        raise KioskError(f"refit: smooth {smooth:g} is not {SMOOTH_RANGE}")
     folders = [f for f in (models / "float", models) if (f / "manifest.json").is_file()]
     manifest = json.loads((models / "manifest.json").read_text(encoding="utf-8"))
     t = manifest.setdefault("training", {})
