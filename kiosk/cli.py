@@ -213,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smooth", type=_smooth, default=d.smooth,
                    help="Gaussian blur sigma in model-input pixels for every crop before the exposure step, "
                         "0 to 3, in training and service (default: %(default)s: none)")
+    p.add_argument("--antialias", action="store_true", default=d.antialias,
+                   help="the fine-tuned blocks' stride-2 steps low-passed first (BlurPool), so a crop moved "
+                        "by a pixel moves the score less")
     p.add_argument("--calibration-slope", type=float, default=d.calibration_slope,
                    help="displayed score vs human rating on the validation split (default: %(default)s)")
     p.add_argument("--rank-shares", type=_rank_shares, default=d.rank_shares,
@@ -265,7 +268,7 @@ def _train(args, config) -> int:
     train(TrainSettings(data=args.data, out=args.out or config.models_dir, epochs=args.epochs, copies=args.copies,
                         limit=args.limit, val_fraction=args.val_fraction, precision=args.precision,
                         seed=args.seed, draw=args.draw, frozen_blocks=args.frozen_blocks, exposure=args.exposure,
-                        smooth=args.smooth,
+                        smooth=args.smooth, antialias=args.antialias,
                         calibration_slope=args.calibration_slope, consistency=args.consistency,
                         rank_shares=args.rank_shares, input_size=args.input_size, device=args.device,
                         teachers=args.teachers, distill=args.distill, export=not args.checkpoint_only,

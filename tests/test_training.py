@@ -16,6 +16,24 @@ from kiosk.training.dataset import folder_samples, load_samples, scut_samples, s
 from kiosk.errors import KioskError
 
 
+def folded_net(antialias_from: int | None = None):
+    """A FaceNet of random weights whose BatchNorm really scales and shifts, so the export's folding
+    (and undoing it) is tested, and whose heads sit far apart, so a swapped output shows."""
+    import torch
+
+    from kiosk.training.backbone import FaceNet, mobilenet_v2_features
+
+    torch.manual_seed(0)
+    net = FaceNet(mobilenet_v2_features(antialias_from), frozen_blocks=7)
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+    net.heads.bias.data = torch.tensor([0.0, 10.0, 20.0])
+    return net.eval()
+
+
 def variants(astronaut_bgr, n):
     """Slightly different versions of one real portrait: brightness, flip, small zoom."""
     out = []
@@ -184,9 +202,11 @@ def test_distilled_run_can_stop_at_its_checkpoint_and_export_finishes_it(seed_la
     assert main(["train", str(seed_layout), "--out", str(out), "--epochs", "1", "--copies", "2",
                  "--val-fraction", "0.5", "--input-size", "128", "--teachers", "1", "--distill", "0.6",
                  "--device", "cpu", "--checkpoint-only", "--l1", "0.5", "--mixup", "0.4", "--dropout", "0.3",
-                 "--weight-decay", "0.01", "--bins", "0.5"]) == 0
+                 "--weight-decay", "0.01", "--bins", "0.5", "--antialias"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt"]  # no TensorFlow needed so far
-    training = torch.load(out / "checkpoint.pt", map_location="cpu")["manifest"]["training"]
+    saved = torch.load(out / "checkpoint.pt", map_location="cpu")
+    training = saved["manifest"]["training"]
+    assert training["antialias_from"] == 7  # and the export below rebuilds the network with its blurs
     assert (training["teachers"], training["distill"], training["device"]) == (1, 0.6, "cpu")
     assert (training["l1"], training["mixup"], training["dropout"], training["weight_decay"], training["bins"]) == (
         0.5, 0.4, 0.3, 0.01, 0.5)
@@ -337,18 +357,9 @@ def test_tflite_export_matches_torch_head_by_head():
     import torch
 
     from kiosk.runtime import load_runtime
-    from kiosk.training.backbone import FaceNet, mobilenet_v2_features
     from kiosk.training.export import OUTPUTS, output_names, tflite_model
 
-    torch.manual_seed(0)
-    net = FaceNet(mobilenet_v2_features())
-    for module in net.modules():  # non-trivial BatchNorm statistics, so folding is really tested
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 2.0)
-            module.weight.data.uniform_(0.5, 1.5)
-    net.heads.bias.data = torch.tensor([0.0, 10.0, 20.0])  # heads far apart: a swapped output shows
-    net.eval()
+    net = folded_net()
     x = np.random.default_rng(0).standard_normal((64, 64, 3)).astype(np.float32)
     expected = net(torch.from_numpy(x).permute(2, 0, 1)[None]).detach().numpy()[0]
     interpreter = load_runtime().interpreter(model_content=tflite_model(net, 64, quantize=False))
@@ -412,18 +423,9 @@ def test_a_float_model_gives_back_its_network_and_mixed_keeps_the_first_blocks_f
     import tensorflow as tf
     import torch
 
-    from kiosk.training.backbone import FaceNet, mobilenet_v2_features
     from kiosk.training.export import network_from_float, tflite_model, write_models
 
-    torch.manual_seed(0)
-    net = FaceNet(mobilenet_v2_features(), frozen_blocks=7)
-    for module in net.modules():  # BatchNorm that really scales, so the folding must be undone right
-        if isinstance(module, torch.nn.BatchNorm2d):
-            module.running_mean.uniform_(-0.5, 0.5)
-            module.running_var.uniform_(0.5, 2.0)
-            module.weight.data.uniform_(0.5, 1.5)
-    net.heads.bias.data = torch.tensor([0.0, 10.0, 20.0])
-    net.eval()
+    net = folded_net()
     folder = write_models(tmp_path / "float", tflite_model(net, 64, quantize=False),
                           {"training": {"frozen_blocks": 7}, "precision": "float32"}).parent
     rebuilt, manifest = network_from_float(folder)
@@ -522,6 +524,73 @@ def test_runs_of_other_smoothing_do_not_make_one_file(tmp_path):
         same_photos_and_input(tmp_path, {"preprocess": dict(pre, smooth=0.7), "training": training}, pre, training, keys)
     with pytest.raises(KioskError, match="refit: smooth 5 is not a blur sigma from 0 to 3 pixels"):
         refit_verdict(tmp_path, tmp_path, Config(), smooth=5.0)  # refused before anything is read or written
+
+
+def test_antialiased_blocks_blur_before_their_stride_export_alike_and_come_back_from_float(tmp_path):
+    import torch
+
+    from kiosk.runtime import load_runtime
+    from kiosk.training.backbone import BlurPool, pretrained_features
+    from kiosk.training.export import network_from_float, output_names, tflite_model, write_models
+    from kiosk.training.settings import TrainSettings
+    from kiosk.training.train import fresh_net
+
+    # only the stride-2 blocks from the given one on (7 and 14 of MobileNetV2), with the ImageNet weights
+    plain, smooth = pretrained_features(), pretrained_features(antialias_from=7)
+    blurred = lambda blocks: [i for i, b in enumerate(blocks) if getattr(b, "blur", None) is not None]
+    assert blurred(smooth) == [7, 14] and blurred(plain) == []
+    started = fresh_net(TrainSettings(data=tmp_path, out=tmp_path, antialias=True), torch.device("cpu"), 0)
+    assert blurred([*started.frozen, *started.tail]) == [7, 14]  # what `kiosk train --antialias` trains
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), smooth.state_dict().values()))
+    x = torch.from_numpy(np.random.default_rng(1).standard_normal((1, 3, 64, 64)).astype(np.float32))
+    with torch.no_grad():
+        assert torch.equal(plain[:7](x), smooth[:7](x))  # the frozen, cached blocks are untouched
+        assert smooth(x).shape == plain(x).shape
+
+    # the blur: a constant stays constant inside, and a one-pixel checkerboard (pure aliasing) is gone
+    checker = torch.from_numpy((np.indices((8, 8)).sum(0) % 2).astype(np.float32))[None, None]
+    low = BlurPool()(checker)
+    assert low.shape == (1, 1, 4, 4)
+    assert torch.allclose(low[..., 1:, 1:], torch.full((1, 1, 3, 3), 0.5))
+    assert torch.allclose(BlurPool()(torch.ones(1, 1, 8, 8))[..., 1:, 1:], torch.ones(1, 1, 3, 3))
+
+    net = folded_net(antialias_from=7)
+    image = np.random.default_rng(0).standard_normal((64, 64, 3)).astype(np.float32)
+    with torch.no_grad():
+        expected = net(torch.from_numpy(image).permute(2, 0, 1)[None]).numpy()[0]
+    model = tflite_model(net, 64, quantize=False)
+    interpreter = load_runtime().interpreter(model_content=model)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], image[None])
+    interpreter.invoke()
+    index = {d["name"]: d["index"] for d in interpreter.get_output_details()}
+    got = [float(interpreter.get_tensor(index[tensor]).reshape(-1)[0]) for tensor in output_names().values()]
+    assert np.allclose(got, expected, rtol=0, atol=1e-4)  # a blur a pixel off reads 1e-3 or more apart
+
+    training = {"frozen_blocks": 7, "antialias_from": 7}
+    folder = write_models(tmp_path / "float", model, {"training": training, "precision": "float32"}).parent
+    rebuilt, _ = network_from_float(folder)
+    with torch.no_grad():
+        x = torch.from_numpy(image).permute(2, 0, 1)[None]
+        assert torch.allclose(rebuilt(x), net(x), atol=1e-4)
+
+    # int8 but the frozen blocks, as shipped: the blur's pooling ops quantize too
+    calibration = [np.random.default_rng(i).standard_normal((64, 64, 3)).astype(np.float32) for i in range(4)]
+    int8 = load_runtime().interpreter(model_content=tflite_model(net, 64, True, calibration, float_blocks=7))
+    int8.allocate_tensors()
+    int8.set_tensor(int8.get_input_details()[0]["index"], image[None])
+    int8.invoke()
+    assert all(np.isfinite(int8.get_tensor(d["index"])).all() for d in int8.get_output_details())
+
+
+def test_runs_built_otherwise_do_not_make_one_file(tmp_path):
+    from kiosk.errors import KioskError
+    from kiosk.training.train import same_blocks
+
+    same_blocks(tmp_path, {"training": {"antialias_from": 7}}, {"antialias_from": 7})
+    same_blocks(tmp_path, {"training": {}}, {"seed": 0})
+    with pytest.raises(KioskError, match="trained with --antialias from block 7, not without --antialias as the"):
+        same_blocks(tmp_path, {"training": {"antialias_from": 7}}, {"seed": 0})
 
 
 def test_a_draw_reseeds_the_run_apart_from_every_seed():

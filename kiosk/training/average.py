@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..errors import KioskError
-from .train import load_checkpoint, publish_split, same_photos_and_input, training_stack
+from .train import load_checkpoint, publish_split, same_blocks, same_photos_and_input, training_stack
 
 
 def block_keys(state: dict) -> dict:
@@ -136,6 +136,7 @@ def average_runs(runs: list[str], out: Path, data: Path, precision: str, config:
     for run, s in zip(runs[1:], saved[1:]):
         same_photos_and_input(run, s["manifest"], first["preprocess"], first["training"],
                               ("input_size", "mean", "std", "exposure", "smooth"))
+        same_blocks(run, s["manifest"], first["training"])
     frozen = min(s["manifest"]["training"]["frozen_blocks"] for s in saved)
     # each member of an ensemble keeps its own recipe: how to train it again
     runs_used = [run_record(str(run), s["manifest"]["training"], recipe=of == "outputs") for run, s in zip(runs, saved)]

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn import functional
 
 from .settings import FROZEN_BLOCKS
 from ..errors import KioskError
@@ -30,27 +31,46 @@ def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1, 
     return nn.Sequential(*layers)
 
 
+class BlurPool(nn.Module):
+    """A stride-2 step that does not alias: a [1, 2, 1] x [1, 2, 1] low-pass, then every second pixel
+    (Zhang 2019, "Making convolutional networks shift-invariant again"). Built from two 2x2 means,
+    so it exports as plain pooling ops and has no weights (the ImageNet state dict loads as it is)."""
+
+    def forward(self, x):
+        x = functional.pad(x, (1, 0, 1, 0))  # output pixel i centred on input pixel 2i, as the conv's
+        return functional.avg_pool2d(functional.avg_pool2d(x, 2, stride=1), 2, stride=2)
+
+
 class InvertedResidual(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int, expand: int):
+    """MobileNetV2's block. With `antialias`, a stride-2 block runs its depthwise conv at stride 1 and
+    `BlurPool` takes the stride: a crop moved by a pixel then changes the features less."""
+
+    def __init__(self, cin: int, cout: int, stride: int, expand: int, antialias: bool = False):
         super().__init__()
         hidden = cin * expand
         self.use_residual = stride == 1 and cin == cout
+        self.blur = BlurPool() if antialias and stride == 2 else None
         layers = [] if expand == 1 else [conv_bn(cin, hidden, 1)]
-        layers += [conv_bn(hidden, hidden, 3, stride, groups=hidden),
+        self.split = len(layers) + 1  # the layers before the blur: the expansion and the depthwise conv
+        layers += [conv_bn(hidden, hidden, 3, 1 if self.blur else stride, groups=hidden),
                    nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout)]
         self.conv = nn.Sequential(*layers)
 
     def forward(self, x):
+        if self.blur is not None:
+            return self.conv[self.split:](self.blur(self.conv[:self.split](x)))
         return x + self.conv(x) if self.use_residual else self.conv(x)
 
 
-def mobilenet_v2_features() -> nn.Sequential:
-    """The 19 feature blocks: stem conv, 17 inverted residuals, final 1x1 conv to 1280 channels."""
+def mobilenet_v2_features(antialias_from: int | None = None) -> nn.Sequential:
+    """The 19 feature blocks: stem conv, 17 inverted residuals, final 1x1 conv to 1280 channels; the
+    stride-2 blocks from `antialias_from` on (None: none) anti-aliased (`InvertedResidual`)."""
     blocks: list[nn.Module] = [conv_bn(3, 32, 3, 2)]
     cin = 32
     for t, c, n, s in INVERTED_RESIDUAL_SETTING:
         for i in range(n):
-            blocks.append(InvertedResidual(cin, c, s if i == 0 else 1, t))
+            antialias = antialias_from is not None and len(blocks) >= antialias_from
+            blocks.append(InvertedResidual(cin, c, s if i == 0 else 1, t, antialias))
             cin = c
     blocks.append(conv_bn(cin, FEATURES, 1))
     return nn.Sequential(*blocks)
@@ -66,8 +86,8 @@ def imagenet_weights_path() -> Path:
     return Path(get_weights_dir()) / "mobilenet_v2-b0353104.pth"
 
 
-def pretrained_features() -> nn.Sequential:
-    features = mobilenet_v2_features()
+def pretrained_features(antialias_from: int | None = None) -> nn.Sequential:
+    features = mobilenet_v2_features(antialias_from)
     state = torch.load(imagenet_weights_path(), map_location="cpu", weights_only=False)
     own = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
     features.load_state_dict(own, strict=True)
@@ -112,10 +132,11 @@ class FaceEnsemble(nn.Module):
     same ImageNet weights), their three outputs averaged: one model file, so a crop and its mirror
     image still meet the same networks, and the frozen blocks, the high-resolution part, run once."""
 
-    def __init__(self, features: nn.Sequential, frozen_blocks: int, members: int):
+    def __init__(self, features: nn.Sequential, frozen_blocks: int, members: int,
+                 antialias_from: int | None = None):
         super().__init__()
         self.frozen = features[:frozen_blocks]
-        self.tails = nn.ModuleList(mobilenet_v2_features()[frozen_blocks:] for _ in range(members))
+        self.tails = nn.ModuleList(mobilenet_v2_features(antialias_from)[frozen_blocks:] for _ in range(members))
         self.heads = nn.ModuleList(nn.Linear(FEATURES, len(FaceNet.HEADS)) for _ in range(members))
 
     def branches(self) -> list[tuple[nn.Sequential, nn.Linear]]:
@@ -135,6 +156,8 @@ class FaceEnsemble(nn.Module):
 def network(training: dict) -> FaceNet | FaceEnsemble:
     """The untrained network a manifest's `training` describes: one run's, or an ensemble of runs'."""
     members = training.get("ensemble", ())
+    antialias_from = training.get("antialias_from")  # absent: none, as every run before `--antialias`
     if members:
-        return FaceEnsemble(mobilenet_v2_features(), training["frozen_blocks"], len(members))
-    return FaceNet(mobilenet_v2_features(), training["frozen_blocks"])
+        return FaceEnsemble(mobilenet_v2_features(antialias_from), training["frozen_blocks"], len(members),
+                            antialias_from)
+    return FaceNet(mobilenet_v2_features(antialias_from), training["frozen_blocks"])

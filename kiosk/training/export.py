@@ -41,6 +41,8 @@ def _layers(module: nn.Module) -> list[Callable]:
     import tensorflow as tf
 
     if isinstance(module, InvertedResidual):
+        if module.blur is not None:  # the blur takes the stride between the depthwise and the projection
+            return _layers(module.conv[:module.split]) + [_blur_pool(tf)] + _layers(module.conv[module.split:])
         inner = _layers(module.conv)
         if not module.use_residual:
             return inner
@@ -70,6 +72,14 @@ def _layers(module: nn.Module) -> list[Callable]:
             raise TypeError(f"cannot export layer {child!r}")
         i += 1
     return out
+
+
+def _blur_pool(tf) -> Callable:
+    """`backbone.BlurPool` in TensorFlow: the same padding and the same two 2x2 means."""
+    def apply(x):
+        x = tf.pad(x, [[0, 0], [1, 0], [1, 0], [0, 0]])
+        return tf.nn.avg_pool2d(tf.nn.avg_pool2d(x, 2, 1, "VALID"), 2, 2, "VALID")
+    return apply
 
 
 def _conv(tf, conv: nn.Conv2d, weight: np.ndarray, bias: np.ndarray) -> Callable:

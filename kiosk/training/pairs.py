@@ -21,7 +21,7 @@ from ..config import Config
 from ..errors import KioskError
 from .average import one_network, run_and_network
 from .dataset import HALVES, half, load_samples, split
-from .train import exposure_step, face_crops, load_checkpoint, same_photos_and_input, training_stack
+from .train import exposure_step, face_crops, load_checkpoint, same_blocks, same_photos_and_input, training_stack
 
 BATCH = 32  # crops a forward pass: bounded memory whatever the split's size
 
@@ -61,6 +61,7 @@ def validation_outputs(runs: list[str], data: Path, config: Config):
     for name, _, manifest in found[1:]:  # a pair must make one file: same photos held out, same input
         same_photos_and_input(name, manifest, first["preprocess"], first["training"],
                               ("input_size", "mean", "std", "exposure", "mirror", "smooth"))
+        same_blocks(name, manifest, first["training"])
     t, pre = first["training"], first["preprocess"]
     _, val = split(load_samples(data), t["val_fraction"], t["seed"])
     which = {id(s): h for h in HALVES for s in half(val, h)}

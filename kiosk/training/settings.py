@@ -83,6 +83,10 @@ class TrainSettings:
     # weight of the squared difference between the outputs for two random versions of the same photo
     # (each step sees each photo twice): 0 = off, each step one version per photo
     consistency: float = 0.0
+    # the stride-2 steps of the fine-tuned blocks (7 and 14 with 7 frozen) low-passed first
+    # (backbone.BlurPool; manifest training.antialias_from): MobileNetV2 aliases, so a crop moved by one
+    # pixel moved the shipped networks' score by most of their wobble between near-identical photos
+    antialias: bool = False
     # share of faces (of the training split, per gender) given each rank 1..5; the cuts between ranks
     # are the matching quantiles of the exported chain's scores (`rank_boundaries`)
     rank_shares: tuple[float, ...] = RANK_SHARES

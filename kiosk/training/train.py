@@ -225,6 +225,7 @@ def train(settings: TrainSettings, config: Config) -> Path:
         "training": {"data": str(settings.data), "photos": len(samples), "train_faces": len(train_set),
                      "validation_photos": len(val_set), "val_fraction": settings.val_fraction,
                      "seed": settings.seed, "draw": settings.draw, "frozen_blocks": settings.frozen_blocks,
+                     **({"antialias_from": settings.frozen_blocks} if settings.antialias else {}),
                      "epochs": settings.epochs, "copies": settings.copies, "consistency": settings.consistency,
                      "teachers": settings.teachers, "distill": settings.distill if settings.teachers else 0.0,
                      "weight_decay": settings.weight_decay, "dropout": settings.dropout, "l1": settings.l1,
@@ -331,7 +332,8 @@ def fresh_net(settings: TrainSettings, device, seed: int):
     from .backbone import FaceNet, pretrained_features
 
     torch.manual_seed(seed)
-    return FaceNet(pretrained_features(), settings.frozen_blocks, settings.dropout).to(device)
+    antialias_from = settings.frozen_blocks if settings.antialias else None
+    return FaceNet(pretrained_features(antialias_from), settings.frozen_blocks, settings.dropout).to(device)
 
 
 def tail_outputs(net, cache, batch: int = 256):
@@ -570,6 +572,18 @@ def same_photos_and_input(run: Path, theirs: dict, preprocess: dict, training: d
         if t.get(key, default) != training.get(key, default):
             raise KioskError(f"{run}: trained with {key} {t.get(key, default)}, not {training.get(key, default)}: "
                              "it has seen this folder's validation photos; retrain it with the same --seed")
+
+
+def same_blocks(run: Path, theirs: dict, training: dict) -> None:
+    """Refuse another run whose blocks are built otherwise (`--antialias`): its weights would not make
+    one network, or one file, with this run's."""
+    def built(t: dict) -> str:
+        start = t.get("antialias_from")
+        return "without --antialias" if start is None else f"with --antialias from block {start}"
+
+    if built(theirs.get("training", {})) != built(training):
+        raise KioskError(f"{run}: trained {built(theirs.get('training', {}))}, not {built(training)} as the "
+                         "first run: give runs built alike")
 
 
 PARTNER = "partner_"  # prefix of a partner run's model names and files in a models folder
