@@ -33,8 +33,8 @@ def conv_bn(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1, 
 
 class BlurPool(nn.Module):
     """A stride-2 step that does not alias: a [1, 2, 1] x [1, 2, 1] low-pass, then every second pixel
-    (Zhang 2019, "Making convolutional networks shift-invariant again"). Built from two 2x2 means,
-    so it exports as plain pooling ops and has no weights (the ImageNet state dict loads as it is)."""
+    (Zhang 2019, "Making convolutional networks shift-invariant again"). Two 2x2 means, no weights
+    (the ImageNet state dict loads as it is); the export writes it as one fixed depthwise conv."""
 
     def forward(self, x):
         x = functional.pad(x, (1, 0, 1, 0))  # output pixel i centred on input pixel 2i, as the conv's

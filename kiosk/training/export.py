@@ -74,11 +74,18 @@ def _layers(module: nn.Module) -> list[Callable]:
     return out
 
 
+BLUR_SCOPE = "blur"  # names `backbone.BlurPool`'s op, so `network_from_float` tells it from the learnt convs
+BLUR = (np.outer([1, 2, 1], [1, 2, 1]) / 16).astype(np.float32)
+
+
 def _blur_pool(tf) -> Callable:
-    """`backbone.BlurPool` in TensorFlow: the same padding and the same two 2x2 means."""
+    """`backbone.BlurPool` in TensorFlow: the same padding, its two 2x2 means as the one 3x3 kernel
+    they make, at stride 2: one depthwise conv, which TFLite runs far faster than padding and pooling."""
     def apply(x):
-        x = tf.pad(x, [[0, 0], [1, 0], [1, 0], [0, 0]])
-        return tf.nn.avg_pool2d(tf.nn.avg_pool2d(x, 2, 1, "VALID"), 2, 2, "VALID")
+        kernel = np.repeat(BLUR[:, :, None, None], x.shape[-1], axis=2)
+        with tf.name_scope(BLUR_SCOPE):
+            x = tf.pad(x, [[0, 0], [1, 0], [1, 0], [0, 0]])
+            return tf.nn.depthwise_conv2d(x, tf.constant(kernel), [1, 2, 2, 1], "VALID")
     return apply
 
 
@@ -195,7 +202,8 @@ def network_from_float(folder: Path) -> tuple[FaceNet | FaceEnsemble, dict]:
         found = re.match(MEMBER + r"(\d+)_", names[op["outputs"][0]])
         return int(found.group(1)) if found else 0
 
-    convs = sorted((op for op in ops if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D")), key=member)
+    convs = sorted((op for op in ops if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D")
+                    and f"/{BLUR_SCOPE}/" not in names[op["outputs"][0]]), key=member)
     modules = [*net.frozen.modules()] + [m for tail, _ in net.branches() for m in tail.modules()]
     layers = [m for m in modules if isinstance(m, (nn.Conv2d, nn.BatchNorm2d))]
     if len(convs) != len(layers) // 2:
