@@ -85,7 +85,8 @@ class TrainSettings:
     consistency: float = 0.0
     # the stride-2 steps of the fine-tuned blocks (7 and 14 with 7 frozen) low-passed first
     # (backbone.BlurPool; manifest training.antialias_from): MobileNetV2 aliases, so a crop moved by one
-    # pixel moved the shipped networks' score by most of their wobble between near-identical photos
+    # pixel moved the shipped networks' score by most of their wobble between near-identical photos;
+    # off: one draw with it was no steadier under those photos and read lower in r (models/README.md)
     antialias: bool = False
     # share of faces (of the training split, per gender) given each rank 1..5; the cuts between ranks
     # are the matching quantiles of the exported chain's scores (`rank_boundaries`)
