@@ -204,8 +204,7 @@ def test_distilled_run_can_stop_at_its_checkpoint_and_export_finishes_it(seed_la
                  "--device", "cpu", "--checkpoint-only", "--l1", "0.5", "--mixup", "0.4", "--dropout", "0.3",
                  "--weight-decay", "0.01", "--bins", "0.5", "--antialias"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt"]  # no TensorFlow needed so far
-    saved = torch.load(out / "checkpoint.pt", map_location="cpu")
-    training = saved["manifest"]["training"]
+    training = torch.load(out / "checkpoint.pt", map_location="cpu")["manifest"]["training"]
     assert training["antialias_from"] == 7  # and the export below rebuilds the network with its blurs
     assert (training["teachers"], training["distill"], training["device"]) == (1, 0.6, "cpu")
     assert (training["l1"], training["mixup"], training["dropout"], training["weight_decay"], training["bins"]) == (

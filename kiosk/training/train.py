@@ -225,7 +225,7 @@ def train(settings: TrainSettings, config: Config) -> Path:
         "training": {"data": str(settings.data), "photos": len(samples), "train_faces": len(train_set),
                      "validation_photos": len(val_set), "val_fraction": settings.val_fraction,
                      "seed": settings.seed, "draw": settings.draw, "frozen_blocks": settings.frozen_blocks,
-                     **({"antialias_from": settings.frozen_blocks} if settings.antialias else {}),
+                     **({"antialias_from": settings.antialias_from} if settings.antialias else {}),
                      "epochs": settings.epochs, "copies": settings.copies, "consistency": settings.consistency,
                      "teachers": settings.teachers, "distill": settings.distill if settings.teachers else 0.0,
                      "weight_decay": settings.weight_decay, "dropout": settings.dropout, "l1": settings.l1,
@@ -332,8 +332,7 @@ def fresh_net(settings: TrainSettings, device, seed: int):
     from .backbone import FaceNet, pretrained_features
 
     torch.manual_seed(seed)
-    antialias_from = settings.frozen_blocks if settings.antialias else None
-    return FaceNet(pretrained_features(antialias_from), settings.frozen_blocks, settings.dropout).to(device)
+    return FaceNet(pretrained_features(settings.antialias_from), settings.frozen_blocks, settings.dropout).to(device)
 
 
 def tail_outputs(net, cache, batch: int = 256):
