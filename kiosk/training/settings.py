@@ -88,11 +88,6 @@ class TrainSettings:
     # pixel moved the shipped networks' score by most of their wobble between near-identical photos;
     # off: one draw with it was no steadier under those photos and read lower in r (models/README.md)
     antialias: bool = False
-
-    @property
-    def antialias_from(self) -> int | None:
-        """The first block `--antialias` may blur (manifest training.antialias_from): the first fine-tuned."""
-        return self.frozen_blocks if self.antialias else None
     # share of faces (of the training split, per gender) given each rank 1..5; the cuts between ranks
     # are the matching quantiles of the exported chain's scores (`rank_boundaries`)
     rank_shares: tuple[float, ...] = RANK_SHARES
@@ -114,3 +109,8 @@ class TrainSettings:
     distill: float = 0.5  # weight of the teachers' outputs in the targets, the rest the raters' score
     # False: stop after OUT/checkpoint.pt (a GPU machine without TensorFlow); `kiosk export` finishes
     export: bool = True
+
+    @property
+    def antialias_from(self) -> int | None:
+        """The first block `--antialias` may blur (manifest training.antialias_from): the first fine-tuned."""
+        return self.frozen_blocks if self.antialias else None

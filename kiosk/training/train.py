@@ -580,9 +580,9 @@ def same_blocks(run: Path, theirs: dict, training: dict) -> None:
         start = t.get("antialias_from")
         return "without --antialias" if start is None else f"with --antialias from block {start}"
 
-    if built(theirs.get("training", {})) != built(training):
-        raise KioskError(f"{run}: trained {built(theirs.get('training', {}))}, not {built(training)} as the "
-                         "first run: give runs built alike")
+    other = built(theirs.get("training", {}))
+    if other != built(training):
+        raise KioskError(f"{run}: trained {other}, not {built(training)} as the first run: give runs built alike")
 
 
 PARTNER = "partner_"  # prefix of a partner run's model names and files in a models folder
