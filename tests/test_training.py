@@ -34,6 +34,17 @@ def folded_net(antialias_from: int | None = None):
     return net.eval()
 
 
+def model_outputs(model: bytes, image: np.ndarray) -> dict[str, np.ndarray]:
+    """A TFLite model's outputs by tensor name for one HWC float32 image, through the booth's runtime."""
+    from kiosk.runtime import load_runtime
+
+    interpreter = load_runtime().interpreter(model_content=model)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], image[None])
+    interpreter.invoke()
+    return {d["name"]: interpreter.get_tensor(d["index"]) for d in interpreter.get_output_details()}
+
+
 def variants(astronaut_bgr, n):
     """Slightly different versions of one real portrait: brightness, flip, small zoom."""
     out = []
@@ -355,20 +366,15 @@ def test_random_versions_move_the_box_and_change_the_camera(seed_layout):
 def test_tflite_export_matches_torch_head_by_head():
     import torch
 
-    from kiosk.runtime import load_runtime
     from kiosk.training.export import OUTPUTS, output_names, tflite_model
 
     net = folded_net()
     x = np.random.default_rng(0).standard_normal((64, 64, 3)).astype(np.float32)
     expected = net(torch.from_numpy(x).permute(2, 0, 1)[None]).detach().numpy()[0]
-    interpreter = load_runtime().interpreter(model_content=tflite_model(net, 64, quantize=False))
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x[None])
-    interpreter.invoke()
-    index = {d["name"]: d["index"] for d in interpreter.get_output_details()}
+    outputs = model_outputs(tflite_model(net, 64, quantize=False), x)
     for i, (head, tensor) in enumerate(output_names().items()):
         assert head == OUTPUTS[i] == ("gender_logit", "man", "woman")[i]
-        got = float(interpreter.get_tensor(index[tensor]).reshape(-1)[0])
+        got = float(outputs[tensor].reshape(-1)[0])
         assert abs(got - expected[i]) < 1e-3 * max(1, abs(expected[i])), head
 
 
@@ -472,12 +478,8 @@ def test_an_ensemble_in_one_file_averages_its_members_and_comes_back_from_its_fl
 
     folder = write_models(tmp_path / "float", tflite_model(ensemble, 64, quantize=False),
                           {"training": training, "precision": "float32"}).parent
-    interpreter = tf.lite.Interpreter(model_path=str(folder / "face.tflite"))
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x.permute(0, 2, 3, 1).numpy())
-    interpreter.invoke()
-    index = {d["name"]: d["index"] for d in interpreter.get_output_details()}
-    got = [float(interpreter.get_tensor(index[t]).reshape(-1)[0]) for t in ("Identity", "Identity_1", "Identity_2")]
+    outputs = model_outputs((folder / "face.tflite").read_bytes(), x.permute(0, 2, 3, 1).numpy()[0])
+    got = [float(outputs[t].reshape(-1)[0]) for t in ("Identity", "Identity_1", "Identity_2")]
     assert np.allclose(got, ensemble(x).detach().numpy()[0], atol=1e-3)
     rebuilt, manifest = network_from_float(folder)  # each member's convs and heads back in their places
     assert manifest == {"training": training}
@@ -528,7 +530,6 @@ def test_runs_of_other_smoothing_do_not_make_one_file(tmp_path):
 def test_antialiased_blocks_blur_before_their_stride_export_alike_and_come_back_from_float(tmp_path):
     import torch
 
-    from kiosk.runtime import load_runtime
     from kiosk.training.backbone import BlurPool, pretrained_features
     from kiosk.training.export import network_from_float, output_names, tflite_model, write_models
     from kiosk.training.settings import TrainSettings
@@ -558,12 +559,8 @@ def test_antialiased_blocks_blur_before_their_stride_export_alike_and_come_back_
     with torch.no_grad():
         expected = net(torch.from_numpy(image).permute(2, 0, 1)[None]).numpy()[0]
     model = tflite_model(net, 64, quantize=False)
-    interpreter = load_runtime().interpreter(model_content=model)
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], image[None])
-    interpreter.invoke()
-    index = {d["name"]: d["index"] for d in interpreter.get_output_details()}
-    got = [float(interpreter.get_tensor(index[tensor]).reshape(-1)[0]) for tensor in output_names().values()]
+    outputs = model_outputs(model, image)
+    got = [float(outputs[tensor].reshape(-1)[0]) for tensor in output_names().values()]
     assert np.allclose(got, expected, rtol=0, atol=1e-4)  # a blur a pixel off reads 1e-3 or more apart
 
     training = {"frozen_blocks": 7, "antialias_from": 7}
@@ -573,13 +570,10 @@ def test_antialiased_blocks_blur_before_their_stride_export_alike_and_come_back_
         x = torch.from_numpy(image).permute(2, 0, 1)[None]
         assert torch.allclose(rebuilt(x), net(x), atol=1e-4)
 
-    # int8 but the frozen blocks, as shipped: the blur's pooling ops quantize too
+    # int8 but the frozen blocks, as shipped: the blur's fixed depthwise conv quantizes too
     calibration = [np.random.default_rng(i).standard_normal((64, 64, 3)).astype(np.float32) for i in range(4)]
-    int8 = load_runtime().interpreter(model_content=tflite_model(net, 64, True, calibration, float_blocks=7))
-    int8.allocate_tensors()
-    int8.set_tensor(int8.get_input_details()[0]["index"], image[None])
-    int8.invoke()
-    assert all(np.isfinite(int8.get_tensor(d["index"])).all() for d in int8.get_output_details())
+    int8 = model_outputs(tflite_model(net, 64, True, calibration, float_blocks=7), image)
+    assert all(np.isfinite(v).all() for v in int8.values())
 
 
 def test_runs_built_otherwise_do_not_make_one_file(tmp_path):
