@@ -224,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--consistency", type=float, default=d.consistency,
                    help="weight of a loss that asks two random versions of a photo for the same outputs "
                         "(0 = off; each step then sees each photo once instead of twice; default: %(default)s)")
+    p.add_argument("--consistency-gender", type=float, default=d.consistency_gender,
+                   help="share of that loss given to the gender logit's difference (0 = the score's only; "
+                        "default: %(default)s)")
     p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="AdamW's (default: %(default)s)")
     p.add_argument("--dropout", type=float, default=d.dropout, help="before the heads (default: %(default)s)")
     p.add_argument("--l1", type=float, default=d.l1,
@@ -270,6 +273,7 @@ def _train(args, config) -> int:
                         seed=args.seed, draw=args.draw, frozen_blocks=args.frozen_blocks, exposure=args.exposure,
                         smooth=args.smooth, antialias=args.antialias,
                         calibration_slope=args.calibration_slope, consistency=args.consistency,
+                        consistency_gender=args.consistency_gender,
                         rank_shares=args.rank_shares, input_size=args.input_size, device=args.device,
                         teachers=args.teachers, distill=args.distill, export=not args.checkpoint_only,
                         weight_decay=args.weight_decay, dropout=args.dropout, l1=args.l1, mixup=args.mixup,

@@ -101,11 +101,12 @@ def test_train_export_score_and_eval_end_to_end(seed_layout, tmp_path, capsys, a
     out = tmp_path / "models"
     code = main(["train", str(seed_layout), "--out", str(out), "--epochs", "1", "--copies", "3",
                  "--val-fraction", "0.5", "--consistency", "1", "--input-size", "160", "--bins", "0",
-                 "--draw", "1", "--smooth", "0.5"])
+                 "--draw", "1", "--smooth", "0.5", "--consistency-gender", "0"])
     assert code == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["preprocess"]["smooth"] == 0.5 and steps == [("tone", 0.5)] * 2
     assert manifest["training"]["consistency"] == 1.0 and manifest["training"]["draw"] == 1
+    assert manifest["training"]["consistency_gender"] == 0.0
     assert manifest["training"]["train_faces"] == 10 and manifest["preprocess"]["input_size"] == 160
     chain = Chain(out, Config().wording.rank_texts)  # hashes checked, interpreters allocated, 160x160 inputs
     crop = cv2.resize(astronaut_bgr, (160, 160))[:, :, ::-1]
@@ -289,6 +290,18 @@ def test_distillation_pulls_the_targets_toward_the_teachers():
         out = tail_outputs(net, cache)
         learnt[distill] = out[:, torch.arange(16), 1 + genders].mean().item()
     assert abs(learnt[0.0] - 1.5) < 0.5 and abs(learnt[1.0] - 4.5) < 0.5, learnt
+
+
+def test_consistency_compares_each_photos_two_versions_and_weighs_the_gender_as_asked():
+    torch = pytest.importorskip("torch")
+    from kiosk.training.train import version_gap
+
+    scores = torch.tensor([3.0, 2.0, 3.5, 2.0], requires_grad=True)  # photo 1 scored 3.0 then 3.5; photo 2 the same twice
+    logits = torch.tensor([1.0, -2.0, 3.0, -2.0], requires_grad=True)  # photo 1's logit moved by 2
+    assert version_gap(scores, logits, 2, 0.0).item() == pytest.approx(0.25 / 2)
+    assert version_gap(scores, logits, 2, 0.1).item() == pytest.approx(0.25 / 2 + 0.1 * 4 / 2)
+    version_gap(scores, logits, 2, 0.0).backward()  # the score alone: the gender head is left alone
+    assert logits.grad is None or not logits.grad.any()
 
 
 def test_mixup_blends_features_and_scores_alike_within_a_gender():

@@ -227,6 +227,7 @@ def train(settings: TrainSettings, config: Config) -> Path:
                      "seed": settings.seed, "draw": settings.draw, "frozen_blocks": settings.frozen_blocks,
                      **({"antialias_from": settings.antialias_from} if settings.antialias else {}),
                      "epochs": settings.epochs, "copies": settings.copies, "consistency": settings.consistency,
+                     **({"consistency_gender": settings.consistency_gender} if settings.consistency else {}),
                      "teachers": settings.teachers, "distill": settings.distill if settings.teachers else 0.0,
                      "weight_decay": settings.weight_decay, "dropout": settings.dropout, "l1": settings.l1,
                      "mixup": settings.mixup, "bins": settings.bins[0],
@@ -345,13 +346,24 @@ def tail_outputs(net, cache, batch: int = 256):
                                        for i in range(0, len(version), batch)]) for version in cache])
 
 
+def version_gap(scores, gender_logits, k: int, gender_weight: float):
+    """Mean squared difference between the first `k` rows (one version of each photo) and the next `k`
+    (another version of the same photos): the score's, plus `gender_weight` x the gender logit's."""
+    import torch
+
+    gap = torch.mean((scores[:k] - scores[k:]) ** 2)
+    if gender_weight > 0:
+        gap = gap + gender_weight * torch.mean((gender_logits[:k] - gender_logits[k:]) ** 2)
+    return gap
+
+
 def fit_tail(net, cache, genders, scores, settings: TrainSettings, teacher=None, bins: float = 0.0) -> None:
     """Train the unfrozen blocks and the heads: score MSE on the sample's own gender head + gender BCE,
     plus `bins` x the ComboLoss-style term (`score_bins_loss`).
 
     With `settings.consistency` > 0 each step also runs a second random version of every photo in
     the batch and adds that weight x the squared difference of the two versions' outputs (the own
-    gender's score and the gender logit), so a moved box or another camera setting changes the
+    gender's score and, at `settings.consistency_gender` of it, the gender logit: `version_gap`), so a moved box or another camera setting changes the
     verdict less; the task loss is then the mean over both versions.
 
     With `teacher` (an ensemble's outputs on every cached version, `ensemble_outputs`) the targets
@@ -409,9 +421,8 @@ def fit_tail(net, cache, genders, scores, settings: TrainSettings, teacher=None,
                 loss = loss + settings.l1 * torch.mean(torch.abs(predicted - s2))
             if paired:
                 k = len(idx)
-                loss = loss + settings.consistency * (
-                    torch.mean((predicted[:k] - predicted[k:]) ** 2)
-                    + 0.1 * torch.mean((out[:k, 0] - out[k:, 0]) ** 2))  # logits span ~10x the scores
+                loss = loss + settings.consistency * version_gap(predicted, out[:, 0], k,
+                                                                 settings.consistency_gender)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
