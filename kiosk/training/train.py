@@ -363,8 +363,8 @@ def fit_tail(net, cache, genders, scores, settings: TrainSettings, teacher=None,
 
     With `settings.consistency` > 0 each step also runs a second random version of every photo in
     the batch and adds that weight x the squared difference of the two versions' outputs (the own
-    gender's score and, at `settings.consistency_gender` of it, the gender logit: `version_gap`), so a moved box or another camera setting changes the
-    verdict less; the task loss is then the mean over both versions.
+    gender's score and, at `settings.consistency_gender` of it, the gender logit: `version_gap`), so a
+    moved box or another camera setting changes the verdict less; the task loss is then the mean over both versions.
 
     With `teacher` (an ensemble's outputs on every cached version, `ensemble_outputs`) the targets
     are `settings.distill` x the ensemble's output on that very version + the rest x the label: the
