@@ -296,11 +296,12 @@ def test_consistency_compares_each_photos_two_versions_and_weighs_the_gender_as_
     torch = pytest.importorskip("torch")
     from kiosk.training.train import version_gap
 
-    scores = torch.tensor([3.0, 2.0, 3.5, 2.0], requires_grad=True)  # photo 1 scored 3.0 then 3.5; photo 2 the same twice
+    # two photos, each version's rows in turn: photo 1 scored 3.0 then 3.5, photo 2 the same twice
+    scores = torch.tensor([3.0, 2.0, 3.5, 2.0], requires_grad=True)
     logits = torch.tensor([1.0, -2.0, 3.0, -2.0], requires_grad=True)  # photo 1's logit moved by 2
-    assert version_gap(scores, logits, 2, 0.0).item() == pytest.approx(0.25 / 2)
-    assert version_gap(scores, logits, 2, 0.1).item() == pytest.approx(0.25 / 2 + 0.1 * 4 / 2)
-    version_gap(scores, logits, 2, 0.0).backward()  # the score alone: the gender head is left alone
+    assert version_gap(scores, logits, 0.0).item() == pytest.approx(0.25 / 2)
+    assert version_gap(scores, logits, 0.1).item() == pytest.approx(0.25 / 2 + 0.1 * 4 / 2)
+    version_gap(scores, logits, 0.0).backward()  # the score alone: the gender head is left alone
     assert logits.grad is None or not logits.grad.any()
 
 

@@ -84,7 +84,7 @@ class TrainSettings:
     # (each step sees each photo twice): 0 = off, each step one version per photo
     consistency: float = 0.0
     # the gender logit's share in that difference (logits span ~10x the scores): 0 asks only the score
-    # to hold still; two draws so kept the gender but lost most of the steadiness (models/README.md)
+    # to hold still; two draws so kept the gender but lost the steadiness (models/README.md)
     consistency_gender: float = 0.1
     # the stride-2 steps of the fine-tuned blocks (7 and 14 with 7 frozen) low-passed first
     # (backbone.BlurPool; manifest training.antialias_from): MobileNetV2 aliases, so a crop moved by one

@@ -346,15 +346,14 @@ def tail_outputs(net, cache, batch: int = 256):
                                        for i in range(0, len(version), batch)]) for version in cache])
 
 
-def version_gap(scores, gender_logits, k: int, gender_weight: float):
-    """Mean squared difference between the first `k` rows (one version of each photo) and the next `k`
-    (another version of the same photos): the score's, plus `gender_weight` x the gender logit's."""
+def version_gap(scores, gender_logits, gender_weight: float):
+    """Mean squared difference between the first half of the rows (one version of each photo) and the
+    second (another version of the same photos): the score's, plus `gender_weight` x the gender logit's."""
     import torch
 
-    gap = torch.mean((scores[:k] - scores[k:]) ** 2)
-    if gender_weight > 0:
-        gap = gap + gender_weight * torch.mean((gender_logits[:k] - gender_logits[k:]) ** 2)
-    return gap
+    k = len(scores) // 2
+    return (torch.mean((scores[:k] - scores[k:]) ** 2)
+            + gender_weight * torch.mean((gender_logits[:k] - gender_logits[k:]) ** 2))
 
 
 def fit_tail(net, cache, genders, scores, settings: TrainSettings, teacher=None, bins: float = 0.0) -> None:
@@ -364,7 +363,8 @@ def fit_tail(net, cache, genders, scores, settings: TrainSettings, teacher=None,
     With `settings.consistency` > 0 each step also runs a second random version of every photo in
     the batch and adds that weight x the squared difference of the two versions' outputs (the own
     gender's score and, at `settings.consistency_gender` of it, the gender logit: `version_gap`), so a
-    moved box or another camera setting changes the verdict less; the task loss is then the mean over both versions.
+    moved box or another camera setting changes the verdict less; the task loss is then the mean over
+    both versions.
 
     With `teacher` (an ensemble's outputs on every cached version, `ensemble_outputs`) the targets
     are `settings.distill` x the ensemble's output on that very version + the rest x the label: the
@@ -420,9 +420,7 @@ def fit_tail(net, cache, genders, scores, settings: TrainSettings, teacher=None,
             if settings.l1 > 0:
                 loss = loss + settings.l1 * torch.mean(torch.abs(predicted - s2))
             if paired:
-                k = len(idx)
-                loss = loss + settings.consistency * version_gap(predicted, out[:, 0], k,
-                                                                 settings.consistency_gender)
+                loss = loss + settings.consistency * version_gap(predicted, out[:, 0], settings.consistency_gender)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
